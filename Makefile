@@ -1,0 +1,83 @@
+# claim-intake: `make run` and `make test` do all the set-up a fresh machine needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(PYTHON) -m uv
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim fonts-dejavu-core fonts-liberation
+TESS_LANGS := eng chi_sim osd
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export OMP_THREAD_LIMIT := 1
+
+.PHONY: help setup system venv run test test-fast lint models bench samples clean
+
+help:
+	@echo "make run    - install what is missing, then process sample_docs/inbox into out/"
+	@echo "make test   - install what is missing, then run the test suite"
+	@echo "make models - retrain the shipped models from a fresh synthetic corpus"
+	@echo "make bench  - throughput and memory benchmark (results in bench/results.md)"
+	@echo "make lint   - ruff and mypy"
+
+setup: system venv
+
+# System packages: Tesseract with English, Simplified Chinese and orientation data, and fonts.
+system:
+	@missing=""; \
+	command -v tesseract >/dev/null 2>&1 || missing="yes"; \
+	if [ -z "$$missing" ]; then \
+	  langs="$$(tesseract --list-langs 2>/dev/null)"; \
+	  for l in $(TESS_LANGS); do grep -qx "$$l" <<<"$$langs" || missing="yes"; done; \
+	fi; \
+	[ -d /usr/share/fonts/truetype/dejavu ] || missing="yes"; \
+	if [ -n "$$missing" ]; then \
+	  echo ">> installing system packages: $(APT_PACKAGES)"; \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "!! apt-get not found: install Tesseract 5 with the eng, chi_sim and osd language data and DejaVu fonts with your package manager, then re-run make" >&2; exit 1; \
+	  fi; \
+	  if [ -n "$(SUDO)" ] && ! command -v sudo >/dev/null 2>&1; then \
+	    echo "!! not root and no sudo: as root run 'apt-get install -y $(APT_PACKAGES)', then re-run make" >&2; exit 1; \
+	  fi; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null \
+	    || { echo "!! apt-get install failed: as root run 'apt-get install -y $(APT_PACKAGES)', then re-run make" >&2; exit 1; }; \
+	fi
+
+# The virtual environment, exactly as uv.lock pins it; re-synced only when the lock changes.
+venv: $(VENV)/.synced
+
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || { echo ">> installing uv"; $(PYTHON) -m pip install --quiet uv; }
+	@$(UV) sync --frozen --quiet
+	@touch $@
+
+run: setup
+	$(BIN)/claim-intake run sample_docs/inbox --out out
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: venv
+	$(BIN)/ruff check pipeline flows tests bench
+	$(BIN)/ruff format --check pipeline flows tests bench
+	$(BIN)/mypy
+
+# Retrain the shipped models from a fresh synthetic corpus (deterministic for the seed).
+models: setup
+	$(BIN)/python -m pipeline.classify.train --corpus build/models-corpus --packets 160 --seed 1001 --models models
+
+samples: setup
+	rm -rf sample_docs/inbox sample_docs/truth
+	$(BIN)/claim-intake synth sample_docs --packets 6 --seed 7 --profile mixed
+
+bench: setup
+	$(BIN)/claim-intake synth build/bench/scanned --packets 12 --seed 2024 --profile scanned
+	$(BIN)/claim-intake synth build/bench/digital --packets 40 --seed 2025 --profile digital
+	$(BIN)/python bench/bench.py --scanned build/bench/scanned --digital build/bench/digital --workers $$(nproc) --results bench/results.md
+
+clean:
+	rm -rf out build .pytest_cache .mypy_cache .ruff_cache

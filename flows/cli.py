@@ -1,0 +1,149 @@
+"""`claim-intake`: the command line. It parses arguments, calls the library or a flow, and
+turns library errors into one clean line on stderr with a non-zero exit.
+
+Heavy imports (Prefect, spaCy, OpenCV) happen inside the commands, so `schema` stays fast
+and Prefect's settings come from the environment when a flow starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipeline.errors import ClaimIntakeError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="claim-intake",
+    help="Medical claim intake: packets in, explained claim files out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _prefect_environment() -> None:
+    """Prefect reads these when the flow starts; the user's own values win."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LOG_PRINTS", "false")
+
+
+@app.command()
+def run(
+    inbox: Annotated[
+        Path, typer.Argument(help="the mailroom inbox: one folder or file per packet")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="where claim files are written")],
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="packets and OCR pages in parallel")
+    ] = max(1, os.cpu_count() or 1),
+    config: Annotated[
+        Path | None, typer.Option("--config", help="settings TOML overriding the defaults")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+) -> None:
+    """Process every packet in INBOX into one claim file in OUT/claims (or OUT/quarantine)."""
+    if not inbox.is_dir():
+        raise _fail(f"inbox {inbox} is not a folder; give the folder that holds the packets")
+    config = config or (
+        Path(os.environ["CLAIM_INTAKE_CONFIG"]) if os.environ.get("CLAIM_INTAKE_CONFIG") else None
+    )
+    _prefect_environment()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from flows.batch import batch_flow_for, summary_table
+
+    try:
+        summary = batch_flow_for(workers)(
+            inbox=inbox.resolve(),
+            out=out.resolve(),
+            workers=workers,
+            config=config,
+            show_progress=not quiet,
+        )
+    except ClaimIntakeError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(summary_table(summary))
+    for outcome in summary.outcomes:
+        if outcome.quarantined:
+            console.print(f"[yellow]quarantined[/] {outcome.packet}: {outcome.reason}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the claim file."""
+    from pipeline.schema import claim_json_schema
+
+    sys.stdout.write(json.dumps(claim_json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def synth(
+    directory: Annotated[Path, typer.Argument(help="writes DIR/inbox and DIR/truth")],
+    packets: Annotated[int, typer.Option("--packets", min=1)] = 10,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    profile: Annotated[str, typer.Option("--profile", help="digital, scanned or mixed")] = "mixed",
+    workers: Annotated[int, typer.Option("--workers", min=1)] = max(1, os.cpu_count() or 1),
+) -> None:
+    """Write N synthetic claim packets and their ground truth."""
+    if profile not in ("digital", "scanned", "mixed"):
+        raise _fail(f"--profile {profile!r} is not one of digital, scanned, mixed")
+    from pipeline.synth import generate_corpus
+
+    try:
+        truths = generate_corpus(
+            directory, packets=packets, seed=seed, profile=profile, workers=workers
+        )  # type: ignore[arg-type]
+    except ClaimIntakeError as exc:
+        raise _fail(str(exc)) from exc
+    pages = sum(len(t.pages) for t in truths)
+    console.print(f"wrote {len(truths)} packets ({pages} pages) to {directory / 'inbox'}")
+
+
+@app.command(name="eval")
+def evaluate(
+    out: Annotated[Path, typer.Argument(help="a run's OUT folder")],
+    truth: Annotated[Path, typer.Argument(help="the TRUTH folder of a synth corpus")],
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="also write the metrics as JSON")
+    ] = None,
+) -> None:
+    """Score a run's claim files against ground truth."""
+    from pipeline.eval import evaluate as run_eval
+    from pipeline.eval import render_table
+    from pipeline.io.emit import atomic_write_text
+
+    if not truth.is_dir():
+        raise _fail(f"truth folder {truth} does not exist")
+    report = run_eval(out, truth)
+    console.print(render_table(report))
+    if json_file is not None:
+        atomic_write_text(json_file, report.model_dump_json(indent=2) + "\n")
+
+
+def main() -> None:
+    try:
+        app()
+    except ClaimIntakeError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Page classification: which of the contract's document types a page belongs to.
+
+A scikit-learn estimator over what a page says (word and character n-grams, robust to
+OCR noise) and how it looks (how much of it is a table of money, dates, a small card).
+Pages the model is unsure of become `other` rather than a confident wrong type.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from pipeline.document import DOC_TYPES, Page
+from pipeline.errors import ModelNotFoundError, NotFittedError, UntrustedModelError
+
+__all__ = [
+    "PageLabel",
+    "PageClassifier",
+    "page_text_for_model",
+    "page_layout_features",
+    "LAYOUT_FEATURES",
+    "save_page_classifier",
+    "load_page_classifier",
+]
+
+_MONEY = re.compile(r"\$?\d{1,3}(?:[,.]\d{3})*[.,]\d{2}\b")
+_DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")
+_DIGIT = re.compile(r"\d")
+_SPACE = re.compile(r"\s+")
+
+LAYOUT_FEATURES: tuple[str, ...] = (
+    "log_words",
+    "log_lines",
+    "money_share",
+    "date_share",
+    "digit_share",
+    "text_width",
+    "text_height",
+    "mean_confidence",
+)
+
+
+class PageLabel(BaseModel):
+    """The document type given to one page, with the model's probability."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_type: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
+def page_text_for_model(page: Page) -> str:
+    """Lower-cased text with digits folded, so invoice numbers and amounts do not become vocabulary."""
+    text = _DIGIT.sub("0", page.text.lower())
+    return _SPACE.sub(" ", text).strip()
+
+
+def page_layout_features(page: Page) -> list[float]:
+    """Numbers about the page's look, in the order of LAYOUT_FEATURES."""
+    words = page.words
+    lines = page.lines
+    if not words:
+        return [0.0] * len(LAYOUT_FEATURES)
+    line_texts = [line.text for line in lines]
+    money_lines = sum(1 for t in line_texts if _MONEY.search(t))
+    date_lines = sum(1 for t in line_texts if _DATE.search(t))
+    chars = sum(len(w.text) for w in words) or 1
+    digits = sum(len(_DIGIT.findall(w.text)) for w in words)
+    x0 = min(w.bbox[0] for w in words)
+    y0 = min(w.bbox[1] for w in words)
+    x1 = max(w.bbox[2] for w in words)
+    y1 = max(w.bbox[3] for w in words)
+    return [
+        math.log1p(len(words)),
+        math.log1p(len(lines)),
+        money_lines / max(1, len(lines)),
+        date_lines / max(1, len(lines)),
+        digits / chars,
+        x1 - x0,
+        y1 - y0,
+        sum(w.confidence for w in words) / len(words),
+    ]
+
+
+class PageClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression over word/char TF-IDF and layout features of a page.
+
+    `fit(pages, doc_types)` takes `Page` objects; `min_confidence` turns doubtful pages
+    into `other`. Parameters follow the scikit-learn contract: stored, not used, in __init__.
+    """
+
+    def __init__(self, C: float = 8.0, min_confidence: float = 0.45, max_features: int = 40000):
+        self.C = C
+        self.min_confidence = min_confidence
+        self.max_features = max_features
+
+    def _matrix(self, pages: Sequence[Page], fit: bool) -> sp.csr_matrix:
+        texts = [page_text_for_model(p) for p in pages]
+        layout = np.asarray([page_layout_features(p) for p in pages], dtype=float)
+        if fit:
+            self.words_ = TfidfVectorizer(
+                ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=self.max_features
+            )
+            self.chars_ = TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(3, 5),
+                min_df=2,
+                sublinear_tf=True,
+                max_features=self.max_features,
+            )
+            self.layout_ = StandardScaler()
+            word_m = self.words_.fit_transform(texts)
+            char_m = self.chars_.fit_transform(texts)
+            layout_m = self.layout_.fit_transform(layout)
+        else:
+            word_m = self.words_.transform(texts)
+            char_m = self.chars_.transform(texts)
+            layout_m = self.layout_.transform(layout)
+        return sp.hstack([word_m, char_m, sp.csr_matrix(layout_m * 0.5)]).tocsr()
+
+    def fit(self, pages: Sequence[Page], y: Sequence[str]) -> PageClassifier:
+        unknown = sorted(set(y) - set(DOC_TYPES))
+        if unknown:
+            raise ValueError(f"unknown doc types {unknown}; valid: {list(DOC_TYPES)}")
+        matrix = self._matrix(pages, fit=True)
+        self.model_ = LogisticRegression(C=self.C, max_iter=2000)
+        self.model_.fit(matrix, list(y))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("PageClassifier is not fitted; call fit() or load a trained model")
+
+    def predict_proba(self, pages: Sequence[Page]) -> np.ndarray:
+        self._check_fitted()
+        return np.asarray(self.model_.predict_proba(self._matrix(pages, fit=False)))
+
+    def predict(self, pages: Sequence[Page]) -> np.ndarray:
+        return np.asarray([label.doc_type for label in self.label(pages)])
+
+    def label(self, pages: Sequence[Page]) -> list[PageLabel]:
+        """One PageLabel per page; empty pages are `other` with the confidence that they are empty."""
+        if not pages:
+            return []
+        proba = self.predict_proba(pages)
+        labels = []
+        for page, row in zip(pages, proba, strict=True):
+            scores = {str(c): float(p) for c, p in zip(self.classes_, row, strict=True)}
+            if not page.words:
+                labels.append(PageLabel(doc_type="other", confidence=0.99, scores=scores))
+                continue
+            best = int(np.argmax(row))
+            doc_type, confidence = str(self.classes_[best]), float(row[best])
+            if confidence < self.min_confidence:
+                doc_type, confidence = "other", 1.0 - confidence
+            labels.append(PageLabel(doc_type=doc_type, confidence=confidence, scores=scores))
+        return labels
+
+
+_TRUSTED = [
+    "pipeline.classify.pages.PageClassifier",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.dtype",
+    "builtins.float",
+    "builtins.int",
+    "builtins.str",
+]
+
+
+def save_page_classifier(model: PageClassifier, path: Path) -> Path:
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, path)
+    return path
+
+
+def load_page_classifier(path: Path) -> PageClassifier:
+    """Load a skops file, refusing any type outside the classifier's own parts."""
+    import skops.io as sio
+
+    if not path.exists():
+        raise ModelNotFoundError(f"page classifier {path} not found; run `make models` to train it")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # noqa: BLE001 - skops raises many types for a non-skops file
+        raise UntrustedModelError(f"{path} is not a skops model file: {exc}") from exc
+    refused = sorted(set(untrusted) - set(_TRUSTED))
+    if refused:
+        raise UntrustedModelError(f"{path} holds types that are not trusted: {refused}")
+    model = sio.load(path, trusted=untrusted)
+    if not isinstance(model, PageClassifier):
+        raise UntrustedModelError(f"{path} holds a {type(model).__name__}, not a PageClassifier")
+    return model

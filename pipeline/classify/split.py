@@ -1,0 +1,144 @@
+"""Packet splitting: group a packet's classified pages into documents.
+
+Mailroom packets arrive with pages shuffled, several documents per PDF and documents
+spread over files. Pages join one document when they share a type and nothing says they
+differ; they part when a page-number marker restarts ("Page 1 of 2" twice), a document
+number differs, or they sit in different files without a continuation marker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.classify.pages import PageLabel
+from pipeline.document import Page
+
+__all__ = ["PageMarker", "DocumentSpan", "page_marker", "document_key", "split_packet"]
+
+_PAGE_OF = re.compile(r"\bpage\s*(\d{1,3})\s*(?:of|/)\s*(\d{1,3})\b", re.IGNORECASE)
+_DOC_NUMBER = re.compile(
+    r"\b(?:invoice|statement|bill|report|certificate|claim)\s*(?:number|no\.?|num\.?|#)\s*[:#.]?\s*"
+    r"([A-Z0-9][A-Z0-9-]{3,})",
+    re.IGNORECASE,
+)
+
+
+class PageMarker(BaseModel):
+    """A printed "Page k of n"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: int = Field(ge=1)
+    total: int = Field(ge=1)
+
+
+class DocumentSpan(BaseModel):
+    """The pages of one document, as positions into the packet's page list, in reading order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_type: str
+    pages: list[int]
+    confidence: float = Field(ge=0.0, le=1.0)
+    key: str | None = None
+
+
+def page_marker(page: Page) -> PageMarker | None:
+    """The page's own "Page k of n" marker, if one is printed and makes sense."""
+    for match in _PAGE_OF.finditer(page.text):
+        index, total = int(match.group(1)), int(match.group(2))
+        if 1 <= index <= total <= 200:
+            return PageMarker(index=index, total=total)
+    return None
+
+
+def document_key(page: Page) -> str | None:
+    """A document number printed on the page (invoice/statement/report number), upper-cased."""
+    match = _DOC_NUMBER.search(page.text)
+    return match.group(1).upper() if match else None
+
+
+class _Open(BaseModel):
+    doc_type: str
+    file: str
+    pages: list[int]
+    key: str | None
+    markers: dict[int, int]  # marker index -> packet page position
+    total: int | None
+
+
+def _fits(doc: _Open, page: Page, key: str | None, marker: PageMarker | None) -> bool:
+    if key and doc.key and key != doc.key:
+        return False
+    if marker is not None:
+        if marker.index in doc.markers:
+            return False
+        if doc.total is not None and marker.total != doc.total:
+            return False
+        if marker.index == 1 and not doc.markers:
+            return False  # a first page starts a document unless a marked one lacks its first page
+    if doc.file != page.file:
+        # Another file continues a document only with a marker saying so, or the same number.
+        same_number = key is not None and key == doc.key
+        continues = marker is not None and marker.index > 1 and doc.total == marker.total
+        return same_number or continues
+    return True
+
+
+def split_packet(pages: Sequence[Page], labels: Sequence[PageLabel]) -> list[DocumentSpan]:
+    """Group pages into documents; every page lands in exactly one document."""
+    if len(pages) != len(labels):
+        raise ValueError(f"{len(pages)} pages but {len(labels)} labels; give one label per page")
+    open_docs: list[_Open] = []
+    keys = [document_key(p) for p in pages]
+    markers = [page_marker(p) for p in pages]
+
+    for position, (page, label) in enumerate(zip(pages, labels, strict=True)):
+        key, marker = keys[position], markers[position]
+        candidates = [d for d in open_docs if d.doc_type == label.doc_type]
+        # Prefer the document sharing this page's number, then the most recent one that fits.
+        chosen = next((d for d in candidates if key and d.key == key), None)
+        if chosen is None:
+            chosen = next(
+                (d for d in reversed(candidates) if _fits(d, page, key, marker)),
+                None,
+            )
+        if chosen is None:
+            chosen = _Open(
+                doc_type=label.doc_type,
+                file=page.file,
+                pages=[],
+                key=key,
+                markers={},
+                total=marker.total if marker else None,
+            )
+            open_docs.append(chosen)
+        chosen.pages.append(position)
+        if key and not chosen.key:
+            chosen.key = key
+        if marker is not None:
+            chosen.markers[marker.index] = position
+            chosen.total = chosen.total or marker.total
+
+    spans = []
+    for doc in open_docs:
+        ordered = sorted(
+            doc.pages,
+            key=lambda pos: (
+                (
+                    markers[pos].index if markers[pos] is not None else 10_000,  # type: ignore[union-attr]
+                    pos,
+                )
+                if doc.markers
+                else (0, pos)
+            ),
+        )
+        confidence = min(labels[pos].confidence for pos in doc.pages)
+        spans.append(
+            DocumentSpan(doc_type=doc.doc_type, pages=ordered, confidence=confidence, key=doc.key)
+        )
+    spans.sort(key=lambda span: min(span.pages))
+    return spans

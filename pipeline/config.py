@@ -1,0 +1,84 @@
+"""Settings as data: a checked-in TOML file validated by pydantic, overridable by the user's.
+
+Settings are read when a flow starts (the CLI passes a path or `CLAIM_INTAKE_CONFIG`),
+never at import time.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.assemble import ReviewThresholds
+from pipeline.errors import ConfigError
+from pipeline.io.ingest import IngestLimits
+from pipeline.reading.reader import ReadingConfig
+
+__all__ = ["Settings", "load_settings", "DEFAULT_SETTINGS", "REPO_ROOT", "DEFAULT_MODELS_DIR"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SETTINGS = Path(__file__).resolve().parent / "data" / "settings.toml"
+DEFAULT_MODELS_DIR = REPO_ROOT / "models"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = Field(
+        default="en", description="document language: label vocabularies, formats"
+    )
+    currency: str = "USD"
+    models_dir: Path = DEFAULT_MODELS_DIR
+    checklists: Path | None = Field(default=None, description="a user's checklist file")
+    ingest: IngestLimits = Field(default_factory=IngestLimits)
+    reading: ReadingConfig = Field(default_factory=ReadingConfig)
+    review: ReviewThresholds = Field(default_factory=ReviewThresholds)
+
+
+def _merge(base: dict[str, object], override: dict[str, object]) -> dict[str, object]:
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            merged[key] = _merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"settings file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """The shipped defaults, overridden key by key by the file at `path` when given."""
+    data = _read_toml(DEFAULT_SETTINGS)
+    source = DEFAULT_SETTINGS
+    if path is not None:
+        data = _merge(data, _read_toml(path))
+        source = path
+    base = source.parent
+    for key in ("models_dir", "checklists"):
+        value = data.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            data[key] = (
+                str((base / value).resolve())
+                if source != DEFAULT_SETTINGS
+                else str((REPO_ROOT / value).resolve())
+            )
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        valid = ", ".join(Settings.model_fields)
+        raise ConfigError(f"{source}: {problems} (top-level keys: {valid})") from exc

@@ -1,0 +1,275 @@
+"""One packet from inbox files to a claim: the plain functions the Prefect flow wraps.
+
+`load_resources` loads models once per batch; `process_packet` reads, classifies, splits,
+extracts and checks one packet and returns its claim. Nothing here writes files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from pipeline.assemble import (
+    choose_claim_fields,
+    confidence_flags,
+    decide_status,
+    identity_flags,
+    reconcile,
+)
+from pipeline.checks.completeness import (
+    Checklists,
+    check_completeness,
+    infer_claim_type,
+    load_checklists,
+)
+from pipeline.classify.pages import PageClassifier, PageLabel, load_page_classifier
+from pipeline.classify.split import split_packet
+from pipeline.config import Settings
+from pipeline.document import ReadPacket
+from pipeline.extract import build_nlp, extract_document, merge_diagnoses
+from pipeline.io.ingest import PacketRef, open_packet, packet_sha256
+from pipeline.reading.reader import read_packet
+from pipeline.schema import (
+    Claim,
+    ClaimDocument,
+    Diagnosis,
+    Flag,
+    LineItem,
+    PacketInfo,
+    PageRef,
+)
+
+__all__ = [
+    "Resources",
+    "PacketResult",
+    "load_resources",
+    "claim_id_for",
+    "process_packet",
+    "classify_pages",
+    "build_claim",
+    "pipeline_version",
+]
+
+PAGE_CLASSIFIER_FILE = "page_classifier.skops"
+
+
+def pipeline_version() -> str:
+    try:
+        return version("claim-intake")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class Resources:
+    """What a batch loads once: settings, the spaCy pipeline, models, checklists."""
+
+    settings: Settings
+    nlp: Any
+    page_classifier: PageClassifier
+    checklists: Checklists
+    fraud_scorer: Any | None = None
+
+
+def load_resources(settings: Settings) -> Resources:
+    return Resources(
+        settings=settings,
+        nlp=build_nlp(settings.language),
+        page_classifier=load_page_classifier(settings.models_dir / PAGE_CLASSIFIER_FILE),
+        checklists=load_checklists(settings.checklists),
+    )
+
+
+def claim_id_for(packet_sha: str) -> str:
+    """Same packet bytes, same id: a prefix of the packet hash, readable in file names."""
+    return "clm-" + hashlib.sha256(f"claim-intake/1:{packet_sha}".encode()).hexdigest()[:24]
+
+
+@dataclass
+class PacketResult:
+    claim: Claim
+    pages: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def classify_pages(read: ReadPacket, classifier: PageClassifier) -> list[PageLabel]:
+    labels = classifier.label(read.pages)
+    for index, page in enumerate(read.pages):
+        if page.barcodes and len(page.words) <= 12:
+            # A barcode cover sheet is mailroom paper, not a claim document.
+            labels[index] = PageLabel(
+                doc_type="other", confidence=0.99, scores=labels[index].scores
+            )
+    return labels
+
+
+def build_claim(
+    read: ReadPacket,
+    labels: list[PageLabel],
+    resources: Resources,
+    claim_id: str,
+) -> Claim:
+    """Everything after reading: split, extract, merge, check, flag."""
+    settings = resources.settings
+    thresholds = settings.review
+    spans = split_packet(read.pages, labels)
+    documents: list[ClaimDocument] = []
+    diagnosis_lists: list[list[Diagnosis]] = []
+    line_items: list[LineItem] = []
+    flags: list[Flag] = []
+    for index, span in enumerate(spans):
+        pages = [read.pages[pos] for pos in span.pages]
+        extraction = extract_document(span.doc_type, pages, resources.nlp)
+        documents.append(
+            ClaimDocument(
+                doc_type=span.doc_type,  # type: ignore[arg-type]
+                confidence=round(span.confidence, 4),
+                pages=[PageRef(file=p.file, page=p.page) for p in pages],
+                fields=extraction.fields,
+            )
+        )
+        diagnosis_lists.append(extraction.diagnoses)
+        for draft in extraction.line_items:
+            line_items.append(LineItem(document=index, **draft.model_dump()))
+
+    for page in read.pages:
+        for warning in page.warnings:
+            flags.append(
+                Flag(
+                    code="PAGE_READ_PROBLEM",
+                    field=None,
+                    severity="review",
+                    message=f"{page.file} page {page.page}: {warning}",
+                )
+            )
+        if page.blank:
+            flags.append(
+                Flag(
+                    code="BLANK_PAGE",
+                    severity="info",
+                    message=f"{page.file} page {page.page} is blank",
+                )
+            )
+
+    diagnoses = merge_diagnoses(diagnosis_lists)
+    fields = choose_claim_fields(documents, line_items, thresholds)
+    reconciliation, reconcile_flags = reconcile(documents, line_items, fields, thresholds)
+    flags.extend(reconcile_flags)
+    flags.extend(identity_flags(documents))
+
+    stated = next(
+        (d.fields.get("claim_type") for d in documents if d.doc_type == "claim_form"),
+        None,
+    )
+    doc_types = [d.doc_type for d in documents]
+    has_admission = any(
+        d.fields.get(name) is not None and d.fields[name].value is not None
+        for d in documents
+        for name in ("admission_date", "discharge_date")
+    )
+    claim_type = infer_claim_type(
+        stated=stated,
+        doc_types=doc_types,
+        has_admission_dates=has_admission,
+        diagnoses=diagnoses,
+    )
+    if claim_type.value is not None and (stated is None or stated.value is None):
+        flags.append(
+            Flag(
+                code="CLAIM_TYPE_INFERRED",
+                field="claim_type",
+                severity="info",
+                message=f"claim type not ticked on a claim form; inferred as {claim_type.value}",
+            )
+        )
+    completeness = check_completeness(
+        claim_type=str(claim_type.value or "outpatient"),
+        present_doc_types=set(doc_types),
+        fields=fields,
+        diagnoses=diagnoses,
+        checklists=resources.checklists,
+        language=settings.language,
+    )
+    for name in completeness.missing_fields:
+        flags.append(
+            Flag(
+                code="MISSING_FIELD",
+                field=f"fields.{name}" if name != "diagnoses" else "diagnoses",
+                severity="review",
+                message=f"required {name} was not found in the packet",
+            )
+        )
+    for doc_type in completeness.missing_documents:
+        flags.append(
+            Flag(
+                code="MISSING_DOCUMENT",
+                field="documents",
+                severity="review",
+                message=f"required document {doc_type} is not in the packet",
+            )
+        )
+    flags.extend(confidence_flags(fields, documents, diagnoses, line_items, claim_type, thresholds))
+    claim = Claim(
+        claim_id=claim_id,
+        packet=PacketInfo(
+            source=read.source,
+            sha256=read.sha256,
+            files=[f.name for f in read.files],
+            page_count=len(read.pages),
+            separator_barcode=next((b for p in read.pages for b in p.barcodes), None),
+        ),
+        language=settings.language,
+        currency=settings.currency,
+        claim_type=claim_type,
+        documents=documents,
+        fields=fields,
+        diagnoses=diagnoses,
+        line_items=line_items,
+        reconciliation=reconciliation,
+        completeness=completeness,
+        flags=flags,
+        pipeline_version=pipeline_version(),
+    )
+    if resources.fraud_scorer is not None:
+        claim.fraud = resources.fraud_scorer.score(claim)
+    claim.status = decide_status(completeness, claim.flags)  # type: ignore[assignment]
+    return claim
+
+
+def process_packet(
+    ref: PacketRef,
+    resources: Resources,
+    executor: Executor | None = None,
+    inbox: Path | None = None,
+) -> PacketResult:
+    """Read and understand one packet. Raises UnreadablePacketError subclasses to quarantine it."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    settings = resources.settings
+    files = open_packet(ref, settings.ingest)
+    sha = packet_sha256(ref)
+    timings["ingest"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    read = read_packet(ref, files, settings.reading, executor=executor)
+    source = ref.name
+    if inbox is not None:
+        try:
+            source = ref.root.relative_to(inbox).as_posix()
+        except ValueError:
+            source = ref.name
+    read = read.model_copy(update={"source": source, "sha256": sha, "language": settings.language})
+    timings["read"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    labels = classify_pages(read, resources.page_classifier)
+    claim = build_claim(read, labels, resources, claim_id_for(sha))
+    claim.processed_at = datetime.now(UTC).isoformat(timespec="seconds")
+    timings["understand"] = time.perf_counter() - start
+    return PacketResult(claim=claim, pages=len(read.pages), seconds=timings)

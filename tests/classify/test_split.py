@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from pipeline.classify.pages import PageLabel
+from pipeline.classify.split import document_key, page_marker, split_packet
+from tests.helpers import make_page
+
+
+def _label(doc_type: str) -> PageLabel:
+    return PageLabel(doc_type=doc_type, confidence=0.95)
+
+
+def test_split_marker_and_key_parsing():
+    page = make_page(["ITEMIZED STATEMENT", "Invoice No: INV-2231", "Page 2 of 3"])
+    assert page_marker(page).index == 2 and page_marker(page).total == 3
+    assert document_key(page) == "INV-2231"
+    assert page_marker(make_page(["Page 4 of 3"])) is None
+
+
+def test_split_groups_consecutive_pages_of_one_document():
+    pages = [
+        make_page(["CLAIM FORM"], page=1),
+        make_page(["Invoice No: A-100", "Page 1 of 3"], page=2),
+        make_page(["Invoice No: A-100", "Page 2 of 3"], page=3),
+        make_page(["Invoice No: A-100", "Page 3 of 3"], page=4),
+        make_page(["Progress note"], page=5),
+    ]
+    labels = [
+        _label("claim_form"),
+        _label("invoice"),
+        _label("invoice"),
+        _label("invoice"),
+        _label("medical_record"),
+    ]
+    spans = split_packet(pages, labels)
+    assert [s.doc_type for s in spans] == ["claim_form", "invoice", "medical_record"]
+    assert spans[1].pages == [1, 2, 3]
+    covered = sorted(p for s in spans for p in s.pages)
+    assert covered == list(range(5))
+
+
+def test_split_two_invoices_in_one_pdf_become_two_documents():
+    pages = [
+        make_page(["Invoice No: A-100", "Page 1 of 1"], page=1),
+        make_page(["Invoice No: B-200", "Page 1 of 1"], page=2),
+    ]
+    spans = split_packet(pages, [_label("invoice"), _label("invoice")])
+    assert len(spans) == 2
+    assert {s.key for s in spans} == {"A-100", "B-200"}
+
+
+def test_split_shuffled_pages_are_reordered_by_marker():
+    pages = [
+        make_page(["Statement", "Page 2 of 2"], page=1),
+        make_page(["Claim form"], page=2),
+        make_page(["Statement", "Page 1 of 2"], page=3),
+    ]
+    spans = split_packet(pages, [_label("invoice"), _label("claim_form"), _label("invoice")])
+    invoice = next(s for s in spans if s.doc_type == "invoice")
+    assert invoice.pages == [2, 0]
+
+
+def test_split_unmarked_pages_in_different_files_are_separate_documents():
+    pages = [
+        make_page(["Itemized bill"], file="a.pdf", page=1),
+        make_page(["Itemized bill"], file="b.pdf", page=1),
+    ]
+    spans = split_packet(pages, [_label("invoice"), _label("invoice")])
+    assert len(spans) == 2
+
+
+def test_split_every_page_exactly_once_for_mixed_labels():
+    kinds = ["invoice", "other", "invoice", "medical_record", "medical_record", "other"]
+    pages = [make_page([f"text {i}"], page=i + 1) for i in range(len(kinds))]
+    spans = split_packet(pages, [_label(k) for k in kinds])
+    covered = sorted(p for s in spans for p in s.pages)
+    assert covered == list(range(len(kinds)))
