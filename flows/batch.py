@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import time
 import traceback
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -35,6 +34,7 @@ from pipeline.io.emit import (
 )
 from pipeline.io.ingest import PacketRef, discover_packets, packet_sha256
 from pipeline.process import Resources, load_resources, process_packet
+from pipeline.reading.ocr import init_ocr_worker
 
 __all__ = ["PacketOutcome", "BatchSummary", "batch_flow", "batch_flow_for", "summary_table"]
 
@@ -68,11 +68,6 @@ class BatchSummary(BaseModel):
     @property
     def pages_per_second(self) -> float:
         return self.pages / self.seconds if self.seconds > 0 else 0.0
-
-
-def _ocr_worker_init() -> None:
-    # Tesseract's OpenMP threads fight each other across processes: one thread per page.
-    os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
 def _now() -> str:
@@ -149,7 +144,7 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_ocr_worker_init,
+        initializer=init_ocr_worker,
     )
 
 

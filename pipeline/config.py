@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.assemble import ReviewThresholds
 from pipeline.errors import ConfigError
@@ -35,6 +35,13 @@ class Settings(BaseModel):
     ingest: IngestLimits = Field(default_factory=IngestLimits)
     reading: ReadingConfig = Field(default_factory=ReadingConfig)
     review: ReviewThresholds = Field(default_factory=ReviewThresholds)
+
+    @model_validator(mode="after")
+    def _one_language(self) -> Settings:
+        # The document language is one setting; the reader follows it unless told otherwise.
+        if "language" not in self.reading.model_fields_set:
+            self.reading = self.reading.model_copy(update={"language": self.language})
+        return self
 
 
 def _merge(base: dict[str, object], override: dict[str, object]) -> dict[str, object]:
