@@ -1,0 +1,109 @@
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from reportlab.pdfgen import canvas
+
+from pipeline.errors import CorruptDocumentError, PageTooLargeError
+from pipeline.io.render import image_dpi, iter_page_images, render_page
+
+
+def _tiff(path: Path, shades: list[int], dpi: int = 200) -> None:
+    frames = [Image.fromarray(np.full((1100, 850), s, np.uint8)) for s in shades]
+    frames[0].save(path, save_all=True, append_images=frames[1:], dpi=(dpi, dpi))
+
+
+def test_render_multipage_tiff_pages_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "fax.tif"
+    _tiff(path, [10, 120, 240])
+    pages = list(iter_page_images(path, "tiff"))
+    assert [p.page for p in pages] == [1, 2, 3]
+    assert [int(p.image.mean()) for p in pages] == [10, 120, 240]
+    assert all(p.image.dtype == np.uint8 and p.image.ndim == 2 for p in pages)
+    assert pages[0].dpi == 200 and not pages[0].dpi_estimated
+    assert int(render_page(path, "tiff", 1).image.mean()) == 120
+
+
+def test_render_iterates_lazily(tmp_path: Path) -> None:
+    path = tmp_path / "fax.tif"
+    _tiff(path, [10, 120, 240])
+    pages = iter_page_images(path, "tiff")
+    first = next(pages)
+    assert first.page == 1
+    pages.close()
+
+
+def test_render_corrupt_tiff_strip_is_named_error(tmp_path: Path) -> None:
+    path = tmp_path / "cut.tif"
+    _tiff(path, [10, 120])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(CorruptDocumentError, match=r"cut\.tif"):
+        list(iter_page_images(path, "tiff"))
+
+
+def test_render_pdf_page_at_dpi(tmp_path: Path) -> None:
+    path = tmp_path / "a.pdf"
+    c = canvas.Canvas(str(path), pagesize=(612, 792))
+    c.drawString(72, 700, "Hello")
+    c.showPage()
+    c.save()
+    (page,) = list(iter_page_images(path, "pdf", dpi=100))
+    assert page.image.shape == (1100, 850, 3)
+    assert page.dpi == pytest.approx(100)
+
+
+def test_render_poster_pdf_is_scaled_under_pixel_limit(tmp_path: Path) -> None:
+    path = tmp_path / "poster.pdf"
+    c = canvas.Canvas(str(path), pagesize=(5000, 5000))
+    c.drawString(72, 700, "Hello")
+    c.showPage()
+    c.save()
+    page = render_page(path, "pdf", 0, dpi=300, max_pixels=4_000_000)
+    assert page.image.shape[0] * page.image.shape[1] <= 4_000_000
+    assert page.dpi < 300
+
+
+def test_render_png_without_dpi_is_estimated(tmp_path: Path) -> None:
+    path = tmp_path / "photo.png"
+    Image.new("RGBA", (1275, 1650), (255, 255, 255, 0)).save(path)
+    (page,) = list(iter_page_images(path, "png"))
+    assert page.dpi_estimated and page.dpi == 300
+    assert page.image.shape == (1650, 1275, 3) and int(page.image.min()) == 255
+
+
+def test_render_image_dpi_rules() -> None:
+    assert image_dpi((200, 200), 1700, 2200) == (200.0, 200.0, False)
+    # 72 DPI placeholder on a 300-DPI scan: assume a scan.
+    assert image_dpi((72, 72), 2550, 3300)[0] == 300.0
+    # A huge image with no DPI: fit to Letter's long side.
+    dpi, _, estimated = image_dpi(None, 6000, 7700)
+    assert estimated and dpi == pytest.approx(700)
+
+
+def test_render_one_pixel_png(tmp_path: Path) -> None:
+    path = tmp_path / "dot.png"
+    Image.new("L", (1, 1), 0).save(path)
+    (page,) = list(iter_page_images(path, "png"))
+    assert page.image.shape == (1, 1)
+
+
+def test_render_huge_header_refused(tmp_path: Path) -> None:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 60_000, 60_000, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+    path = tmp_path / "bomb.png"
+    path.write_bytes(data)
+    with pytest.raises(PageTooLargeError, match="limit"):
+        list(iter_page_images(path, "png", max_pixels=10_000_000))
