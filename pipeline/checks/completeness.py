@@ -275,11 +275,11 @@ def infer_claim_type(
     stated: ExtractedField | None,
     doc_types: Sequence[str],
     has_admission_dates: bool,
-    diagnosis_codes: Sequence[str] = (),
+    diagnoses: Sequence[Diagnosis | str] = (),
 ) -> ExtractedField:
     """The claim form's stated type when it has one; otherwise the type the documents point to.
 
-    An inferred type carries no source and a confidence below a typical stated one, taken
+    `diagnoses` may be Diagnosis models or bare codes. An inferred type carries no source and a confidence below a typical stated one, taken
     from `INFERRED_CONFIDENCE` by the evidence that decided it.
     """
     if stated is not None:
@@ -298,7 +298,7 @@ def infer_claim_type(
     elif (
         has_certificate
         and not has_invoice
-        and any(is_critical_illness_code(c) for c in diagnosis_codes)
+        and any(is_critical_illness_code(d if isinstance(d, str) else d.code) for d in diagnoses)
     ):
         value, evidence = "critical_illness", "critical_illness_codes"
     else:

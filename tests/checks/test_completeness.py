@@ -210,6 +210,12 @@ def test_completeness_infer_from_documents(docs, admission, codes, expected):
     assert infer_claim_type(None, docs, admission, codes).value == expected
 
 
+def test_completeness_infer_takes_diagnosis_models():
+    cancer = [Diagnosis(code="C34.90", valid=True, confidence=0.8)]
+    result = infer_claim_type(None, ["diagnosis_certificate"], False, diagnoses=cancer)
+    assert result.value == "critical_illness"
+
+
 def test_completeness_infer_unknown_stated_value_falls_back():
     stated = ExtractedField(value="dental", confidence=0.9)
     assert infer_claim_type(stated, ["accident_report"], False).value == "accident"
