@@ -1,0 +1,123 @@
+"""End-to-end: the Prefect batch flow over a tiny inbox with good and bad packets."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.pagesizes import letter
+from reportlab.pdfgen import canvas
+
+from pipeline.schema import Claim
+
+INVOICE_LINES = [
+    "Lakeside Family Medicine",
+    "NPI: 1234567893",
+    "ITEMIZED STATEMENT",
+    "Invoice No: INV-55120            Invoice Date: 03/04/2026",
+    "Patient: Dana K. Whitfield       Date of Birth: 07/19/1984",
+    "Member ID: WXQ448812",
+    "Date        Code    Description                Units   Amount",
+    "03/02/2026  99213   Office visit, established  1       $125.00",
+    "03/02/2026  85025   Complete blood count       1       $28.50",
+    "Total Charges                                          $153.50",
+]
+
+
+def _invoice_pdf() -> bytes:
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    y = 740
+    for line in INVOICE_LINES:
+        pdf.setFont("Courier", 10)
+        pdf.drawString(50, y, line)
+        y -= 22
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _png_bytes() -> bytes:
+    image = Image.new("L", (400, 200), 255)
+    ImageDraw.Draw(image).text((20, 80), "Progress note", fill=0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _encrypted_pdf(plain: bytes) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(plain)))
+    writer.encrypt("secret")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    inbox = tmp_path / "inbox"
+    (inbox / "folder-packet").mkdir(parents=True)
+    plain = _invoice_pdf()
+    (inbox / "folder-packet" / "invoice.pdf").write_bytes(plain)
+    (inbox / "single.pdf").write_bytes(plain)
+    (inbox / "empty.pdf").write_bytes(b"")
+    (inbox / "truncated.pdf").write_bytes(plain[: len(plain) // 3])
+    (inbox / "locked.pdf").write_bytes(_encrypted_pdf(plain))
+    (inbox / "really-a-png.pdf").write_bytes(_png_bytes())
+    return inbox
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.slow
+def test_batch_flow_end_to_end(prefect_harness, inbox: Path, tmp_path: Path):
+    from flows.batch import batch_flow_for
+
+    before = _digest(inbox)
+    out = tmp_path / "out"
+    summary = batch_flow_for(2)(inbox=inbox, out=out, workers=2)
+
+    assert summary.packets == 6
+    quarantined = {o.packet: o.reason for o in summary.outcomes if o.quarantined}
+    assert set(quarantined) == {"empty.pdf", "truncated.pdf", "locked.pdf"}
+    assert "empty" in quarantined["empty.pdf"].lower() or "zero" in quarantined["empty.pdf"].lower()
+    assert "encrypt" in quarantined["locked.pdf"].lower()
+    for name in quarantined:
+        record = json.loads((out / "quarantine" / f"{name}.json").read_text())
+        assert record["reason"] and record["path"].endswith(name)
+
+    claims = [
+        Claim.model_validate_json(p.read_text()) for p in sorted((out / "claims").glob("*.json"))
+    ]
+    assert len(claims) == 3 == summary.claims_written
+    by_source = {c.packet.source: c for c in claims}
+    assert set(by_source) == {"folder-packet", "single.pdf", "really-a-png.pdf"}
+    # Ids come from names and bytes inside the packet: invoice.pdf and single.pdf differ.
+    assert by_source["folder-packet"].claim_id != by_source["single.pdf"].claim_id
+    invoice = by_source["single.pdf"]
+    assert invoice.packet.page_count == 1
+    pages = [(p.file, p.page) for d in invoice.documents for p in d.pages]
+    assert pages == [("single.pdf", 1)]
+    assert _digest(inbox) == before, "input files must never change"
+
+    # A re-run gives the same claim content, processing time aside.
+    again = batch_flow_for(1)(inbox=inbox, out=tmp_path / "out2", workers=1)
+    assert again.claims_written == 3
+    for claim in claims:
+        twin = Claim.model_validate_json(
+            (tmp_path / "out2" / "claims" / f"{claim.claim_id}.json").read_text()
+        )
+        assert twin.model_dump(exclude={"processed_at"}) == claim.model_dump(
+            exclude={"processed_at"}
+        )
