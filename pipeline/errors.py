@@ -19,6 +19,9 @@ __all__ = [
     "ModelNotFoundError",
     "NotFittedError",
     "UntrustedModelError",
+    "ExportError",
+    "LedgerError",
+    "LeaseLostError",
 ]
 
 
@@ -68,3 +71,15 @@ class NotFittedError(ClaimIntakeError, ValueError, AttributeError):
 
 class UntrustedModelError(ClaimIntakeError, ValueError):
     """A model file is not a skops file or holds types that are not on the trusted list."""
+
+
+class ExportError(ClaimIntakeError, ValueError):
+    """A batch export was asked to list a file that is missing or lies outside OUT."""
+
+
+class LedgerError(ClaimIntakeError, RuntimeError):
+    """The packet ledger cannot be opened or refused an operation."""
+
+
+class LeaseLostError(LedgerError):
+    """A worker finished a packet whose lease another worker had already taken over."""
