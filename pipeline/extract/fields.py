@@ -1,0 +1,463 @@
+"""Label-anchored field extraction: find a label from the vocabulary, read the value beside or below it.
+
+Labels are matched fuzzily (difflib) so OCR noise like "Pat1ent Narne" still anchors, but
+short labels ("DOB", "NPI") must match exactly: a fuzzy three-letter label matches anything.
+Every candidate is typed (date, money, id, name ...) and validated before it can win.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from pipeline.document import Page
+from pipeline.extract.confidence import Calibrator, Method, ValueEvidence, make_evidence
+from pipeline.extract.layout import LayoutLine, Tok, norm, source_of
+from pipeline.extract.normalize import (
+    OCR_DIGIT_REPAIRS,
+    clean_id,
+    find_dates,
+    normalize_name,
+    npi_is_valid,
+    parse_money,
+)
+from pipeline.extract.vocab import FieldKind, LangVocab
+from pipeline.schema import ExtractedField
+
+__all__ = ["LabelHit", "find_labels", "extract_fields", "FUZZY_THRESHOLD"]
+
+FUZZY_THRESHOLD = 0.84
+_EXACT_ONLY_LEN = 4
+_MAX_BELOW_LINES = 3.5  # label heights between a label and a value printed under it
+
+
+@dataclass(frozen=True)
+class LabelHit:
+    field: str
+    label: str
+    score: float
+    line: int
+    start: int
+    end: int  # token index after the label
+
+    def bbox_x(self, line: LayoutLine) -> tuple[float, float]:
+        toks = line.tokens[self.start : self.end]
+        return toks[0].bbox[0], toks[-1].bbox[2]
+
+
+@dataclass
+class _Candidate:
+    field: str
+    value: str | float
+    tokens: list[Tok]
+    method: Method
+    hit: LabelHit | None
+    validated: float = 0.5
+    rank: int = 0
+
+
+def _label_table(vocab: LangVocab) -> list[tuple[str, str, str]]:
+    table = []
+    for name, fv in vocab.fields.items():
+        for label in fv.labels:
+            key = norm(label)
+            if key:
+                table.append((name, label, key))
+    return table
+
+
+_FOLDS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("i", "l"), ("5", "s"))
+
+
+def _fold(text: str) -> str:
+    """Collapse characters OCR confuses in words, so "Pat1ent Narne" meets "Patient Name"."""
+    for a, b in _FOLDS:
+        text = text.replace(a, b)
+    return text
+
+
+def _similar(a: str, b: str) -> float:
+    a, b = _fold(a), _fold(b)
+    if a == b:
+        return 1.0
+    if len(b) <= _EXACT_ONLY_LEN or abs(len(a) - len(b)) > max(1, len(b) // 8):
+        return 0.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
+    """A label starts a line, follows a gap, or ends in ':'; not "Hospital" in a letterhead."""
+    if hit.start == 0:
+        return True
+    toks = line.tokens
+    if toks[hit.end - 1].text.endswith(":") or toks[hit.start - 1].text.endswith((":", "|")):
+        return True
+    gap = toks[hit.start].bbox[0] - toks[hit.start - 1].bbox[2]
+    return gap > 2.0 * max(toks[hit.start].height, 0.005)
+
+
+def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
+    """Non-overlapping label hits per line; at one place the longest, then closest, label wins."""
+    table = _label_table(vocab)
+    hits: list[LabelHit] = []
+    for line in lines:
+        norms = [t.norm for t in line.tokens]
+        found: list[LabelHit] = []
+        for i in range(len(norms)):
+            if not norms[i]:
+                continue
+            for n in range(1, 6):
+                if i + n > len(norms):
+                    break
+                joined = "".join(norms[i : i + n])
+                for name, label, key in table:
+                    score = _similar(joined, key)
+                    if score >= FUZZY_THRESHOLD:
+                        found.append(LabelHit(name, label, score, line.index, i, i + n))
+        found = [h for h in found if _starts_phrase(line, h)]
+        found.sort(key=lambda h: (h.start - h.end, -h.score, -len(norm(h.label)), h.start))
+        taken: set[int] = set()
+        for hit in found:
+            span = set(range(hit.start, hit.end))
+            if span & taken:
+                continue
+            taken |= span
+            hits.append(hit)
+    return sorted(hits, key=lambda h: (h.line, h.start))
+
+
+def _looks_like_digits(text: str) -> str:
+    return "".join(OCR_DIGIT_REPAIRS.get(c, c) for c in text)
+
+
+def _value_span(tokens: list[Tok], max_gap: float) -> list[Tok]:
+    out: list[Tok] = []
+    for tok in tokens:
+        if out and tok.bbox[0] - out[-1].bbox[2] > max_gap:
+            break
+        out.append(tok)
+    return out
+
+
+_NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
+
+
+def _read_value(
+    kind: FieldKind, tokens: list[Tok], vocab: LangVocab
+) -> tuple[str | float | tuple[str, str | None], list[Tok], float] | None:
+    """The typed value at the start of `tokens`, the tokens it used and a validation score."""
+    tokens = [t for t in tokens if t.text.strip(":#.-|") or t.text in ("#",)]
+    tokens = [t for t in tokens if t.text not in (":", "#", "-", "|")]
+    if not tokens:
+        return None
+    lang = vocab.language
+    if kind in ("date", "date_range"):
+        span = tokens[:8]
+        text, offsets = "", []
+        for t in span:
+            offsets.append(len(text))
+            text += t.text + " "
+        dates = find_dates(text, lang)
+        if not dates or dates[0].start > offsets[min(2, len(offsets) - 1)]:
+            return None
+        used = [
+            t
+            for t, off in zip(span, offsets, strict=True)
+            if off < dates[0].end and off + len(t.text) > dates[0].start
+        ]
+        first = dates[0].value.isoformat()
+        if kind == "date":
+            return first, used, 1.0
+        second = dates[1].value.isoformat() if len(dates) > 1 else None
+        if len(dates) > 1:
+            used = [
+                t
+                for t, off in zip(span, offsets, strict=True)
+                if off < dates[1].end and off + len(t.text) > dates[0].start
+            ]
+        return (first, second), used, 1.0
+    if kind == "money":
+        best: tuple[float, list[Tok]] | None = None
+        for i, tok in enumerate(tokens[:6]):
+            text = tok.text
+            used = [tok]
+            if text in ("$", "USD", "US$") and i + 1 < len(tokens):
+                text, used = text + tokens[i + 1].text, [tok, tokens[i + 1]]
+            value = parse_money(text, lang)
+            if value is None:
+                continue
+            marked = any(c in text for c in ".,$") or text.upper().startswith("USD")
+            if marked:
+                return float(value), used, 1.0
+            if best is None:
+                best = (float(value), used)
+        return (best[0], best[1], 0.6) if best else None
+    if kind == "npi":
+        for tok in tokens[:3]:
+            digits = _looks_like_digits(tok.text.strip(":#"))
+            if len(digits) == 10 and digits.isdigit():
+                return digits, [tok], 1.0 if npi_is_valid(digits) else 0.0
+        return None
+    if kind == "tax_id":
+        for tok in tokens[:3]:
+            m = re.fullmatch(r"(\d{2})-?(\d{7})", _looks_like_digits(tok.text.strip(":#")))
+            if m:
+                return f"{m.group(1)}-{m.group(2)}", [tok], 1.0
+        return None
+    if kind == "id":
+        span = _value_span(tokens[:6], 0.025)
+        used = []
+        for tok in span:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9\-/.]*", tok.text.strip(":#,")):
+                break
+            if used and tok.text.islower():
+                break
+            used.append(tok)
+        ident = clean_id("".join(t.text for t in used)) if used else None
+        if ident is None or not any(c.isdigit() for c in ident) or len(ident) < 3:
+            return None
+        if find_dates(ident, lang):
+            return None
+        return ident, used, 1.0
+    if kind == "name":
+        stop = {norm(w) for w in vocab.name_stop_words}
+        used = []
+        for tok in _value_span(tokens[:7], 0.05):
+            if not _NAME_WORD.match(tok.text) or tok.norm in stop:
+                break
+            used.append(tok)
+        while used and used[-1].text.strip(".,") == "":
+            used.pop()
+        if not used or len(used) > 6:
+            return None
+        words = [t.text for t in used]
+        if not any(w[0].isupper() for w in words) or not words[0][0].isupper():
+            return None
+        if sum(len(w.strip(".,")) >= 2 for w in words) < 1:
+            return None
+        name = normalize_name(" ".join(words))
+        return (name, used, 1.0 if len(used) >= 2 else 0.6) if name else None
+    # free text (provider names): everything up to a wide gap
+    used = _value_span(tokens[:10], 0.05)
+    free = normalize_name(" ".join(t.text for t in used))
+    if not free or sum(c.isalpha() for c in free) < 3:
+        return None
+    return free, used, 0.8
+
+
+def _beside(line: LayoutLine, hit: LabelHit, hits_on_line: list[LabelHit]) -> list[Tok]:
+    nxt = [h.start for h in hits_on_line if h.start >= hit.end]
+    end = min(nxt) if nxt else len(line.tokens)
+    return line.tokens[hit.end : end]
+
+
+def _below(
+    lines: list[LayoutLine], line: LayoutLine, hit: LabelHit, hits: dict[int, list[LabelHit]]
+) -> list[Tok]:
+    x0, x1 = hit.bbox_x(line)
+    height = max(t.height for t in line.tokens[hit.start : hit.end])
+    right = [line.tokens[h.start].bbox[0] for h in hits.get(line.index, []) if h.start >= hit.end]
+    bound = min(right) if right else 1.0
+    bottom = line.bbox[3]
+    for other in lines:
+        if other.page_index != line.page_index or other.index == line.index:
+            continue
+        top = other.bbox[1]
+        if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
+            continue
+        toks = [t for t in other.tokens if x0 - 0.02 <= t.xc < bound and t.bbox[2] > x0 - 0.01]
+        if not toks:
+            continue
+        label_starts = {other.tokens[h.start].bbox[0] for h in hits.get(other.index, [])}
+        if any(t.bbox[0] in label_starts for t in toks[:1]):
+            return []  # the next row of labels: this form has no value under the label
+        return toks
+    return []
+
+
+def _table_header_lines(lines: list[LayoutLine], vocab: LangVocab) -> set[int]:
+    from pipeline.extract.line_items import find_header
+
+    return {line.index for line in lines if find_header(line.tokens, vocab)}
+
+
+def _provider_fallback(
+    lines: list[LayoutLine], vocab: LangVocab, label_lines: set[int]
+) -> _Candidate | None:
+    """The letterhead: the first mostly-alphabetic line at the top of the first page."""
+    titles = {norm(w) for w in vocab.title_words}
+    for line in lines:
+        if line.page_index != 0 or line.bbox[1] > 0.2:
+            continue
+        if line.index in label_lines:
+            continue
+        text = line.text
+        letters = sum(c.isalpha() for c in text)
+        if letters < 4 or letters < 0.6 * len(text.replace(" ", "")):
+            continue
+        if all(t.norm in titles or not t.norm for t in line.tokens):
+            continue
+        value = normalize_name(text)
+        if value:
+            return _Candidate("provider_name", value, line.tokens, "pattern", None, 0.5)
+    return None
+
+
+def _npi_fallback(lines: list[LayoutLine]) -> _Candidate | None:
+    for line in lines:
+        for tok in line.tokens:
+            digits = tok.text.strip(":#.,")
+            if len(digits) == 10 and digits.isdigit() and npi_is_valid(digits):
+                return _Candidate("provider_npi", digits, [tok], "pattern", None, 1.0)
+    return None
+
+
+def _tick_before(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
+    """True/False when a checkbox mark precedes token i (or is glued to it), None if no box."""
+    ticks = set(vocab.tick_marks)
+    unticks = set(vocab.untick_marks)
+    raw = tokens[i].text
+    for mark in sorted(ticks | unticks, key=len, reverse=True):
+        if len(mark) > 1 and raw.startswith(mark) and len(raw) > len(mark):
+            return mark in ticks
+    for n in (3, 2, 1):
+        if i - n < 0:
+            continue
+        prev = tokens[i - n : i]
+        if tokens[i].bbox[0] - prev[-1].bbox[2] > 0.06:
+            continue
+        joined = "".join(t.text for t in prev)
+        if joined in ticks:
+            return True
+        if joined in unticks:
+            return False
+    return None
+
+
+def _claim_type(lines: list[LayoutLine], vocab: LangVocab) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    for line in lines:
+        norms = [t.norm for t in line.tokens]
+        for ctype, words in vocab.claim_types.items():
+            for phrase in words:
+                key = norm(phrase)
+                for i in range(len(norms)):
+                    for n in (1, 2):
+                        joined = "".join(norms[i : i + n])
+                        glued = (
+                            joined.startswith("x") and _similar(joined[1:], key) >= FUZZY_THRESHOLD
+                        )
+                        if _similar(joined, key) < FUZZY_THRESHOLD and not glued:
+                            continue
+                        ticked = True if glued else _tick_before(line.tokens, i, vocab)
+                        if ticked:
+                            toks = line.tokens[max(0, i - 1) : i + n]
+                            found.append(
+                                _Candidate("claim_type", ctype, toks, "checkbox", None, 1.0)
+                            )
+    return found
+
+
+def extract_fields(
+    doc_type: str,
+    pages: list[Page],
+    lines: list[LayoutLine],
+    vocab: LangVocab,
+    calibrator: Calibrator,
+) -> tuple[dict[str, ExtractedField], dict[str, ValueEvidence]]:
+    """The doc_type's fields (missing ones as value=None) and the evidence of each found one."""
+    wanted = vocab.doc_fields.get(doc_type)
+    if wanted is None:
+        from pipeline.errors import ConfigError
+
+        raise ConfigError(
+            f"unknown doc_type {doc_type!r} for field extraction; valid: {sorted(vocab.doc_fields)}"
+        )
+    header_lines = _table_header_lines(lines, vocab)
+    hits = [h for h in find_labels(lines, vocab) if h.line not in header_lines]
+    by_line: dict[int, list[LabelHit]] = {}
+    for h in hits:
+        by_line.setdefault(h.line, []).append(h)
+    cands: dict[str, list[_Candidate]] = {}
+    for hit in hits:
+        target = hit.field
+        if target == "service_dates":
+            if "service_date_from" not in wanted:
+                continue
+        elif target not in wanted:
+            continue
+        fv = vocab.fields[target]
+        line = lines[hit.line]
+        prefer = fv.prefer
+        rank = prefer.index(hit.label) if hit.label in prefer else len(prefer)
+        for method, toks in (
+            ("label_beside", _beside(line, hit, by_line[hit.line])),
+            ("label_below", None),
+        ):
+            if toks is None:
+                toks = _below(lines, line, hit, by_line)
+            read = _read_value(fv.kind, toks, vocab)
+            if read is None:
+                continue
+            value, used, valid = read
+            if target == "service_dates" and isinstance(value, tuple):
+                first, second = value
+                for name, v in (("service_date_from", first), ("service_date_to", second or first)):
+                    cands.setdefault(name, []).append(
+                        _Candidate(name, v, used, method, hit, valid, rank + 1)  # type: ignore[arg-type]
+                    )
+            elif not isinstance(value, tuple):
+                cands.setdefault(target, []).append(
+                    _Candidate(target, value, used, method, hit, valid, rank)  # type: ignore[arg-type]
+                )
+            break
+    if "claim_type" in wanted:
+        cands["claim_type"] = _claim_type(lines, vocab)
+    label_lines = set(by_line)
+    if "provider_name" in wanted and not cands.get("provider_name"):
+        fb = _provider_fallback(lines, vocab, label_lines)
+        if fb:
+            cands["provider_name"] = [fb]
+    if "provider_npi" in wanted and not cands.get("provider_npi"):
+        fb = _npi_fallback(lines)
+        if fb:
+            cands["provider_npi"] = [fb]
+
+    fields: dict[str, ExtractedField] = {}
+    evidence: dict[str, ValueEvidence] = {}
+    for name in wanted:
+        options = cands.get(name, [])
+        if not options:
+            fields[name] = ExtractedField.missing()
+            continue
+        if name == "total":
+            order = sorted(
+                range(len(options)),
+                key=lambda i: (options[i].rank, options[i].method != "label_beside", -i),
+            )
+        else:
+            order = sorted(
+                range(len(options)),
+                key=lambda i: (options[i].rank, options[i].method != "label_beside", i),
+            )
+        best = options[order[0]]
+        others = {str(o.value) for o in options} - {str(best.value)}
+        features = make_evidence(
+            word_confidences=[t.conf for t in best.tokens],
+            method=best.method,
+            label_match=best.hit.score if best.hit else 0.0,
+            validated=best.validated,
+            competitors=len(others),
+        )
+        conf = calibrator.predict(features)
+        fields[name] = ExtractedField(
+            value=best.value, confidence=conf, source=source_of(best.tokens, pages)
+        )
+        evidence[f"fields.{name}"] = ValueEvidence(
+            method=best.method,
+            label=best.hit.label if best.hit else None,
+            features=features,
+            confidence=conf,
+        )
+    return fields, evidence

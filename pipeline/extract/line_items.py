@@ -1,0 +1,317 @@
+"""Invoice line items rebuilt from word positions.
+
+A header row (Date, Code, Description, Units, Rate, Amount in any of the vocabulary's
+wordings) fixes column x-ranges; following rows are cut into cells by those ranges and
+each cell is typed (date, code, money, count). Without a header, a row that carries a
+date, a procedure code and an amount is still an item. Columns carry over to later
+pages whether or not the header is printed again.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from pipeline.document import Page
+from pipeline.extract.confidence import Calibrator, ValueEvidence, make_evidence
+from pipeline.extract.layout import LayoutLine, Tok, norm, rows_of, source_of
+from pipeline.extract.models import LineItemDraft
+from pipeline.extract.normalize import find_dates, parse_money
+from pipeline.extract.vocab import LangVocab
+
+__all__ = ["Column", "find_header", "code_system_of", "extract_line_items"]
+
+_COLUMN_KINDS = ("service_date", "code", "description", "quantity", "unit_price", "amount")
+_CODE_DIGIT_REPAIRS = str.maketrans(
+    {"O": "0", "o": "0", "l": "1", "I": "1", "S": "5", "B": "8", "Z": "2"}
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    kind: str
+    x0: float
+    x1: float
+
+
+@dataclass
+class _Item:
+    tokens: list[Tok]
+    service_date: str | None = None
+    code: str | None = None
+    code_system: str | None = None
+    description: list[str] = field(default_factory=list)
+    quantity: float | None = None
+    unit_price: Decimal | None = None
+    amount: Decimal | None = None
+    code_token: Tok | None = None
+
+
+def code_system_of(code: str) -> str | None:
+    """CPT (99213, 0001F), HCPCS (J1100), revenue code (0450); None when not code-shaped."""
+    if re.fullmatch(r"\d{5}|\d{4}[FTU]", code):
+        return "CPT"
+    if re.fullmatch(r"[A-V]\d{4}", code):
+        return "HCPCS"
+    if re.fullmatch(r"0\d{3}", code):
+        return "REV"
+    return None
+
+
+def _read_code(text: str) -> tuple[str, str] | None:
+    raw = text.strip(".,;:()[]*").upper()
+    if not raw:
+        return None
+    for candidate in (
+        raw,
+        raw[0] + raw[1:].translate(_CODE_DIGIT_REPAIRS),
+        raw.translate(_CODE_DIGIT_REPAIRS),
+    ):
+        system = code_system_of(candidate)
+        if system:
+            return candidate, system
+    m = re.fullmatch(r"(\d{5})-?[A-Z0-9]{2}", raw)  # CPT with a modifier, 99213-25
+    if m:
+        return m.group(1), "CPT"
+    return None
+
+
+def _header_vocab(vocab: LangVocab) -> list[tuple[str, str]]:
+    pairs = [
+        (norm(label), kind) for kind, labels in vocab.table.columns.items() for label in labels
+    ]
+    return sorted(pairs, key=lambda p: -len(p[0]))
+
+
+def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
+    """Columns of a table header row, left to right, or None when fewer than 3 kinds match."""
+    table = _header_vocab(vocab)
+    cols: list[Column] = []
+    i = 0
+    while i < len(row):
+        matched = False
+        for n in (3, 2, 1):
+            if i + n > len(row):
+                continue
+            joined = "".join(t.norm for t in row[i : i + n])
+            kind = next((k for key, k in table if key == joined), None)
+            if kind and all(c.kind != kind for c in cols):
+                cols.append(Column(kind, row[i].bbox[0], row[i + n - 1].bbox[2]))
+                i += n
+                matched = True
+                break
+        if not matched:
+            i += 1
+    if len({c.kind for c in cols}) < 3 or not any(c.kind == "amount" for c in cols):
+        return None
+    return sorted(cols, key=lambda c: c.x0)
+
+
+def _assign(row: list[Tok], cols: list[Column]) -> dict[str, list[Tok]]:
+    bounds = [(a.x1 + b.x0) / 2 for a, b in zip(cols, cols[1:], strict=False)]
+    cells: dict[str, list[Tok]] = {c.kind: [] for c in cols}
+    for tok in row:
+        idx = sum(tok.xc >= b for b in bounds)
+        cells[cols[idx].kind].append(tok)
+    return cells
+
+
+def _is_stop(row: list[Tok], vocab: LangVocab) -> bool:
+    keys = {norm(s) for s in vocab.table.stop_labels}
+    words = [t.norm for t in row if t.norm]
+    for n in (1, 2, 3):
+        for i in range(0, max(1, len(words) - n + 1)):
+            if "".join(words[i : i + n]) in keys and not any(
+                find_dates(t.text, vocab.language) for t in row[:1]
+            ):
+                return True
+    return False
+
+
+def _money_tokens(row: list[Tok], lang: str) -> list[tuple[Tok, Decimal]]:
+    out = []
+    for tok in row:
+        text = tok.text
+        if not any(c.isdigit() for c in text):
+            continue
+        if not ("." in text or "," in text or "$" in text):
+            continue
+        value = parse_money(text, lang)
+        if value is not None:
+            out.append((tok, value))
+    return out
+
+
+def _quantity(text: str) -> float | None:
+    t = text.strip().translate(_CODE_DIGIT_REPAIRS)
+    if re.fullmatch(r"\d{1,3}(\.\d{1,2})?", t):
+        return float(t)
+    return None
+
+
+def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _Item:
+    lang = vocab.language
+    item = _Item(tokens=list(row))
+    used: set[int] = set()
+    text = " ".join(t.text for t in row)
+    offsets, pos = [], 0
+    for t in row:
+        offsets.append(pos)
+        pos += len(t.text) + 1
+    for d in find_dates(text, lang)[:1]:
+        item.service_date = d.value.isoformat()
+        used |= {
+            i for i, off in enumerate(offsets) if off < d.end and off + len(row[i].text) > d.start
+        }
+    cells = _assign(row, cols) if cols else {}
+    code_pool = cells.get("code") or row
+    for tok in code_pool:
+        i = row.index(tok)
+        if i in used:
+            continue
+        read = _read_code(tok.text)
+        if read:
+            item.code, item.code_system = read
+            item.code_token = tok
+            used.add(i)
+            break
+    money = [(t, v) for t, v in _money_tokens(row, lang) if row.index(t) not in used]
+    if cols:
+        amt = [(t, v) for t, v in money if t in cells.get("amount", [])]
+        price = [(t, v) for t, v in money if t in cells.get("unit_price", [])]
+        if not amt and money:
+            amt = money[-1:]
+        if amt:
+            item.amount = amt[-1][1]
+            used.add(row.index(amt[-1][0]))
+        if price and price[-1][0] is not (amt[-1][0] if amt else None):
+            item.unit_price = price[-1][1]
+            used.add(row.index(price[-1][0]))
+        for tok in cells.get("quantity", []):
+            q = _quantity(tok.text)
+            if q is not None and row.index(tok) not in used:
+                item.quantity = q
+                used.add(row.index(tok))
+                break
+        desc = [t for t in cells.get("description", []) if row.index(t) not in used]
+    else:
+        if money:
+            item.amount = money[-1][1]
+            used.add(row.index(money[-1][0]))
+            if len(money) > 1:
+                item.unit_price = money[-2][1]
+                used.add(row.index(money[-2][0]))
+        first_money = min((row.index(t) for t, _ in money), default=len(row))
+        for i in range(first_money - 1, -1, -1):
+            if i in used:
+                continue
+            q = _quantity(row[i].text)
+            if q is not None:
+                item.quantity = q
+                used.add(i)
+            break
+        desc = [t for i, t in enumerate(row) if i not in used and i < first_money]
+    item.description = [t.text for t in desc if t.text not in ("$", "|")]
+    return item
+
+
+def _is_continuation(
+    row: list[Tok], prev: _Item, cols: list[Column] | None, vocab: LangVocab
+) -> bool:
+    text = " ".join(t.text for t in row)
+    if _money_tokens(row, vocab.language) or find_dates(text, vocab.language):
+        return False
+    if any(_read_code(t.text) for t in row) or sum(c.isalpha() for c in text) < 2:
+        return False
+    prev_bottom = max(t.bbox[3] for t in prev.tokens)
+    height = max(t.height for t in row)
+    if row[0].bbox[1] - prev_bottom > 1.5 * height:
+        return False
+    if cols:
+        cells = _assign(row, cols)
+        return bool(cells.get("description")) and len(cells["description"]) == len(row)
+    return True
+
+
+def _finish(item: _Item) -> LineItemDraft:
+    q = item.quantity
+    if q is None and item.unit_price is not None and item.unit_price == item.amount:
+        q = 1.0
+    return LineItemDraft(
+        service_date=item.service_date,
+        code=item.code,
+        code_system=item.code_system,  # type: ignore[arg-type]
+        description=" ".join(item.description) or None,
+        quantity=q,
+        unit_price=float(item.unit_price) if item.unit_price is not None else None,
+        amount=float(item.amount) if item.amount is not None else None,
+        confidence=0.0,
+    )
+
+
+def extract_line_items(
+    pages: list[Page],
+    lines: list[LayoutLine],
+    vocab: LangVocab,
+    calibrator: Calibrator,
+) -> tuple[list[LineItemDraft], list[ValueEvidence], set[tuple[int, int, float]]]:
+    """Items in reading order, their evidence, and the tokens used as procedure codes."""
+    cols: list[Column] | None = None
+    closed = False
+    items: list[_Item] = []
+    for p_idx in range(len(pages)):
+        toks = [t for line in lines if line.page_index == p_idx for t in line.tokens]
+        rows = rows_of(toks)
+        prev: _Item | None = None
+        in_table = False
+        for row in rows:
+            header = find_header(row, vocab)
+            if header:
+                cols, closed, in_table, prev = header, False, True, None
+                continue
+            if closed:
+                continue
+            if (in_table or prev is not None) and _is_stop(row, vocab):
+                closed = True
+                continue
+            if cols is None and not any(_read_code(t.text) for t in row):
+                continue
+            item = _parse_row(row, cols, vocab)
+            has_key = item.service_date is not None or item.code is not None
+            if item.amount is not None and (has_key or (in_table and item.description)):
+                if cols is None and not (item.service_date and item.code):
+                    continue
+                items.append(item)
+                prev = item
+                in_table = in_table or cols is not None
+            elif prev is not None and _is_continuation(row, prev, cols, vocab):
+                prev.description.extend(t.text for t in row)
+                prev.tokens.extend(row)
+    drafts: list[LineItemDraft] = []
+    evidence: list[ValueEvidence] = []
+    code_tokens: set[tuple[int, int, float]] = set()
+    for item in items:
+        draft = _finish(item)
+        consistent = 0.5
+        if draft.quantity is not None and draft.unit_price is not None and draft.amount is not None:
+            consistent = (
+                1.0 if abs(draft.quantity * draft.unit_price - draft.amount) < 0.015 else 0.0
+            )
+        features = make_evidence(
+            word_confidences=[t.conf for t in item.tokens],
+            method="table",
+            label_match=1.0 if cols else 0.0,
+            validated=1.0 if (draft.code and draft.service_date) else 0.7,
+            consistent=consistent,
+        )
+        conf = calibrator.predict(features)
+        page_toks = [t for t in item.tokens if t.page_index == item.tokens[0].page_index]
+        drafts.append(
+            draft.model_copy(update={"confidence": conf, "source": source_of(page_toks, pages)})
+        )
+        evidence.append(ValueEvidence(method="table", features=features, confidence=conf))
+        if item.code_token is not None:
+            t = item.code_token
+            code_tokens.add((t.page_index, t.line_index, t.bbox[0]))
+    return drafts, evidence, code_tokens

@@ -1,0 +1,125 @@
+"""Property tests of the normalisers: formats round-trip, checks fail on any corruption."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import simple_icd_10_cm as icd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.extract.normalize import (
+    clean_id,
+    normalize_icd10,
+    npi_is_valid,
+    parse_date,
+    parse_money,
+)
+from pipeline.extract.vocab import MoneyRules
+
+dates = st.dates(min_value=date(1931, 1, 1), max_value=date(2030, 12, 31))
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+LONG = ["January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December"]  # fmt: skip
+
+FORMATS = [
+    lambda d: d.strftime("%m/%d/%Y"),
+    lambda d: f"{d.month}/{d.day}/{d.year % 100:02d}",
+    lambda d: d.isoformat(),
+    lambda d: f"{MONTHS[d.month - 1]} {d.day}, {d.year}",
+    lambda d: f"{d.day:02d}-{MONTHS[d.month - 1]}-{d.year}",
+    lambda d: f"{LONG[d.month - 1]} {d.day}, {d.year}",
+    lambda d: f"{d.month:02d}-{d.day:02d}-{d.year}",
+]
+
+
+@given(dates, st.integers(min_value=0, max_value=len(FORMATS) - 1))
+def test_normalize_parse_date_round_trips_every_format(d: date, fmt: int) -> None:
+    assert parse_date(FORMATS[fmt](d)) == d
+
+
+@given(dates)
+def test_normalize_parse_date_dmy_order(d: date) -> None:
+    assert parse_date(f"{d.day:02d}.{d.month:02d}.{d.year}", order="DMY") == d
+
+
+def test_normalize_parse_date_rejects_impossible_dates() -> None:
+    assert parse_date("02/30/2026") is None
+    assert parse_date("13/01/2026") is None
+    assert parse_date("2026-02-29") is None
+    assert parse_date("not a date") is None
+    assert parse_date("2024-02-29") == date(2024, 2, 29)
+
+
+@given(st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2))
+def test_normalize_parse_money_round_trips(value: Decimal) -> None:
+    assert parse_money(f"${value:,.2f}") == value
+    assert parse_money(f"{value:.2f}") == value
+    assert parse_money(f"USD {value:,.2f}") == value
+    if value:
+        assert parse_money(f"({value:,.2f})") == -value
+
+
+@given(st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2))
+def test_normalize_parse_money_comma_decimal_locale(value: Decimal) -> None:
+    rules = MoneyRules(decimal=",", thousands=[".", " "], symbols=["EUR", "€"])
+    printed = f"{value:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    assert parse_money(printed, rules=rules) == value
+
+
+def _with_check_digit(body: str) -> str:
+    for d in "0123456789":
+        if npi_is_valid(body + d):
+            return body + d
+    raise AssertionError("no check digit found")
+
+
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9), st.data())
+def test_normalize_npi_single_digit_change_fails(body: str, data: st.DataObject) -> None:
+    npi = _with_check_digit(body)
+    assert npi_is_valid(npi)
+    pos = data.draw(st.integers(min_value=0, max_value=9))
+    new = data.draw(st.sampled_from([c for c in "0123456789" if c != npi[pos]]))
+    assert not npi_is_valid(npi[:pos] + new + npi[pos + 1 :])
+
+
+def test_normalize_npi_known_example() -> None:
+    assert npi_is_valid("1234567893")
+    assert not npi_is_valid("123456789")
+    assert not npi_is_valid("12345678a3")
+
+
+_CODES = [c for c in icd.get_all_codes(with_dots=True) if icd.is_leaf(c)][::97]
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(_CODES))
+def test_normalize_icd10_idempotent_on_valid_codes(code: str) -> None:
+    once = normalize_icd10(code)
+    assert once == code
+    assert normalize_icd10(code.replace(".", "")) == code
+    assert normalize_icd10(once) == once
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.lOoI", min_size=1, max_size=9))
+def test_normalize_icd10_only_outputs_valid_codes(text: str) -> None:
+    out = normalize_icd10(text)
+    if out is not None:
+        assert icd.is_valid_item(out)
+        assert normalize_icd10(out) == out
+        assert out == out.upper() and (len(out) == 3 or out[3] == ".")
+
+
+def test_normalize_icd10_repairs_ocr_confusions() -> None:
+    assert normalize_icd10("J189") == "J18.9"
+    assert normalize_icd10("JI8.9") == "J18.9"
+    assert normalize_icd10("R5O.9") == "R50.9"
+    assert normalize_icd10("552.501A") == "S52.501A"
+    assert normalize_icd10("552.501A", repair_first=False) is None
+    assert normalize_icd10("99213") is None
+
+
+def test_normalize_clean_id_removes_spaces_and_edges() -> None:
+    assert clean_id(" xyz 123 456: ") == "XYZ123456"
+    assert clean_id("#A-77") == "A-77"
