@@ -296,7 +296,8 @@ def run_pipeline(
     overhead = _overhead_per_packet(out)
     notes = []
     if process.returncode != 0:
-        notes.append(f"exit {process.returncode}: {stderr.strip().splitlines()[-1:]}")
+        last = (stderr or "").strip().splitlines()[-1:] or ["no error output"]
+        notes.append(f"exit {process.returncode}: {last[0].strip()[:160]}")
     if overhead is None:
         notes.append("per-packet timings not exposed by the run")
     return PipelineResult(
@@ -372,10 +373,16 @@ def render_markdown(machine: MachineInfo, raw: RawResult | None, runs: list[Pipe
             f"| pipeline {run.corpus} | {run.workers} | {run.packets} "
             f"({run.claims} claims, {run.quarantined} quarantined) | {run.pages} | "
             f"{run.seconds:.1f} | {run.pages_per_second:.2f} | {run.peak_rss_mb:.0f} | "
-            f"{overhead} | {run.note} |"
+            f"{overhead} | {run.note.replace('|', '/')} |"
         )
     scanned = next((r for r in runs if r.corpus == "scanned"), None)
-    if raw is not None and scanned is not None and raw.pages_per_second > 0:
+    if (
+        raw is not None
+        and scanned is not None
+        and scanned.returncode == 0
+        and scanned.pages > 0
+        and raw.pages_per_second > 0
+    ):
         ratio = scanned.pages_per_second / raw.pages_per_second
         lines += ["", f"Pipeline / raw Tesseract on scans: {ratio:.2f} of the raw page rate."]
     return "\n".join(lines) + "\n"

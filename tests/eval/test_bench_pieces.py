@@ -170,3 +170,23 @@ def test_bench_run_pipeline_with_a_fake_command(tmp_path):
     assert result.returncode == 0 and result.pages == 5 and result.packets == 1
     assert result.pages_per_second > 0
     assert "not exposed" in result.note
+
+
+def test_bench_failed_run_gets_no_ratio(tmp_path):
+    machine = bench.MachineInfo("d", 2, 1024, "cpu", "3.11", "abc", "tesseract 5")
+    raw = bench.RawResult(pages=4, failures=0, seconds=2.0, workers=2)
+    failed = bench.PipelineResult(
+        corpus="scanned",
+        packets=2,
+        claims=0,
+        quarantined=0,
+        pages=0,
+        seconds=3.0,
+        peak_rss_mb=100.0,
+        returncode=2,
+        workers=2,
+        note="exit 2: model | missing",
+    )
+    section = bench.render_markdown(machine, raw, [failed])
+    assert "Pipeline / raw" not in section
+    assert "model / missing" in section
