@@ -6,7 +6,7 @@ whole, and so an OCR worker can render just the page it was asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +96,7 @@ def _to_uint8(frame: Image.Image) -> np.ndarray:
 
 def _raster_frames(
     path: Path, kind: FileKind, max_pixels: int, only: int | None
-) -> Iterator[PageImage]:
+) -> Generator[PageImage, None, None]:
     try:
         with pil_pixel_limit(max_pixels), Image.open(path) as im:
             for index, frame in enumerate(ImageSequence.Iterator(im)):
@@ -130,7 +130,9 @@ def _raster_frames(
         raise IndexError(f"{path.name!r} has no page {only + 1}")
 
 
-def _pdf_pages(path: Path, dpi: int, max_pixels: int, only: int | None) -> Iterator[PageImage]:
+def _pdf_pages(
+    path: Path, dpi: int, max_pixels: int, only: int | None
+) -> Generator[PageImage, None, None]:
     import pypdfium2 as pdfium
 
     try:

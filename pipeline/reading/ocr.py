@@ -1,0 +1,276 @@
+"""Tesseract OCR into the Page > Line > Word tree, with calibrated word confidences.
+
+Tesseract's 0-100 word confidence is not a probability; `ConfidenceCalibrator` maps it to
+one, fitted on OCR of generated text whose truth is known (`pipeline/reading/calibrate.py`).
+Tesseract is run single-threaded (OMP_THREAD_LIMIT=1): pages are parallel across worker
+processes instead, which is faster on a shared machine than OpenMP fighting over cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.document import Line, Word
+from pipeline.errors import ConfigError, NotFittedError, OcrError, OcrTimeoutError
+from pipeline.reading.layout import DEFAULT_GAP_FACTOR, split_at_gaps
+
+__all__ = [
+    "TESSERACT_LANGUAGES",
+    "tesseract_lang",
+    "ocr_thread_limit",
+    "init_ocr_worker",
+    "ConfidenceCalibrator",
+    "load_default_calibrator",
+    "OcrRead",
+    "ocr_image",
+    "ocr_best",
+]
+
+TESSERACT_LANGUAGES: dict[str, str] = {"en": "eng", "zh": "chi_sim+eng"}
+"""Our language codes to Tesseract's; Chinese documents carry English codes and numbers too."""
+
+_DEFAULT_TABLE = "calibration_eng.json"
+
+
+def tesseract_lang(language: str) -> str:
+    try:
+        return TESSERACT_LANGUAGES[language]
+    except KeyError:
+        raise ConfigError(
+            f"no Tesseract language for {language!r}; known languages: {sorted(TESSERACT_LANGUAGES)}"
+        ) from None
+
+
+@contextmanager
+def ocr_thread_limit(threads: int | None = 1) -> Iterator[None]:
+    """Set OMP_THREAD_LIMIT for Tesseract subprocesses started inside the block, then restore."""
+    if threads is None:
+        yield
+        return
+    previous = os.environ.get("OMP_THREAD_LIMIT")
+    os.environ["OMP_THREAD_LIMIT"] = str(threads)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_THREAD_LIMIT", None)
+        else:
+            os.environ["OMP_THREAD_LIMIT"] = previous
+
+
+def init_ocr_worker() -> None:
+    """ProcessPoolExecutor initializer: every Tesseract this worker starts uses one thread."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+class ConfidenceCalibrator:
+    """Monotone map from Tesseract's raw 0-100 confidence to P(word is right).
+
+    Isotonic regression, stored as its breakpoints so the shipped table is a small JSON file
+    and prediction is a numpy interpolation. scikit-learn estimator conventions: `fit`
+    returns self, learned attributes end in `_`.
+    """
+
+    def __init__(self, min_samples_per_bin: int = 20) -> None:
+        self.min_samples_per_bin = min_samples_per_bin
+
+    def fit(self, raw: Sequence[float], correct: Sequence[bool]) -> ConfidenceCalibrator:
+        from sklearn.isotonic import IsotonicRegression
+
+        x = np.asarray(raw, dtype=np.float64)
+        y = np.asarray(correct, dtype=np.float64)
+        if x.size == 0 or x.size != y.size:
+            raise ValueError(
+                f"fit needs equal, non-empty raw/correct sequences, got {x.size} and {y.size}"
+            )
+        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+        model.fit(np.clip(x, 0, 100), y)
+        self.x_ = [float(v) for v in model.X_thresholds_]
+        self.y_ = [float(v) for v in model.y_thresholds_]
+        self.n_samples_ = int(x.size)
+        self.accuracy_ = float(y.mean())
+        return self
+
+    def _check(self) -> None:
+        if not hasattr(self, "x_"):
+            raise NotFittedError("ConfidenceCalibrator is not fitted; call fit() or from_json()")
+
+    def predict(self, raw: Sequence[float] | np.ndarray) -> np.ndarray:
+        self._check()
+        x = np.clip(np.asarray(raw, dtype=np.float64), 0, 100)
+        return np.clip(np.interp(x, self.x_, self.y_), 0.0, 1.0)
+
+    def __call__(self, raw: float) -> float:
+        return float(self.predict([raw])[0])
+
+    def to_json(self) -> str:
+        self._check()
+        return json.dumps(
+            {
+                "kind": "isotonic",
+                "version": 1,
+                "n_samples": self.n_samples_,
+                "accuracy": round(self.accuracy_, 4),
+                "x": [round(v, 3) for v in self.x_],
+                "y": [round(v, 4) for v in self.y_],
+            },
+            indent=1,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ConfidenceCalibrator:
+        data = json.loads(text)
+        if data.get("kind") != "isotonic" or len(data.get("x", [])) != len(data.get("y", [])):
+            raise ConfigError(
+                "calibration table must be {'kind': 'isotonic', 'x': [...], 'y': [...]} of equal "
+                f"length, got kind={data.get('kind')!r}"
+            )
+        calibrator = cls()
+        calibrator.x_ = [float(v) for v in data["x"]]
+        calibrator.y_ = [float(v) for v in data["y"]]
+        calibrator.n_samples_ = int(data.get("n_samples", 0))
+        calibrator.accuracy_ = float(data.get("accuracy", 0.0))
+        return calibrator
+
+    @classmethod
+    def load(cls, path: Path) -> ConfidenceCalibrator:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def load_default_calibrator(lang: str = "eng") -> ConfidenceCalibrator:
+    """The shipped table for `lang` (Tesseract code); languages without one use the English table."""
+    name = f"calibration_{lang.split('+')[0]}.json"
+    package = resources.files("pipeline.reading") / "data"
+    table = package / name
+    if not table.is_file():
+        table = package / _DEFAULT_TABLE
+    return ConfidenceCalibrator.from_json(table.read_text(encoding="utf-8"))
+
+
+class OcrRead(BaseModel):
+    """One Tesseract pass over one page image."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[Line]
+    psm: int
+    mean_raw_confidence: float = Field(description="mean raw confidence of non-empty words, 0-100")
+    word_count: int
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        """Better of two reads: confident and not suspiciously short."""
+        return self.mean_raw_confidence * min(1.0, self.word_count / 20.0)
+
+
+def ocr_image(
+    gray: np.ndarray,
+    lang: str = "eng",
+    psm: int = 3,
+    timeout: float = 60.0,
+    calibrator: ConfidenceCalibrator | None = None,
+    gap_factor: float = DEFAULT_GAP_FACTOR,
+    threads: int | None = 1,
+) -> OcrRead:
+    """OCR one page image (grayscale uint8) into lines of words with boxes in page fractions.
+
+    Raises OcrTimeoutError past `timeout` seconds and OcrError when Tesseract fails.
+    """
+    import time
+
+    import pytesseract
+
+    if gray.ndim != 2 or gray.size == 0:
+        raise OcrError(f"ocr_image needs a non-empty 2-D grayscale array, got shape {gray.shape}")
+    height, width = gray.shape
+    started = time.perf_counter()
+    try:
+        with ocr_thread_limit(threads):
+            data = pytesseract.image_to_data(
+                gray,
+                lang=lang,
+                config=f"--psm {psm} --oem 1",
+                output_type=pytesseract.Output.DICT,
+                timeout=timeout,
+            )
+    except pytesseract.TesseractError as exc:
+        raise OcrError(f"Tesseract failed (lang={lang!r}, psm={psm}): {exc.message}") from exc
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise OcrTimeoutError(
+                f"Tesseract did not finish a {width}x{height} page within {timeout} s (psm={psm})"
+            ) from exc
+        raise
+    elapsed = time.perf_counter() - started
+    calibrator = calibrator or load_default_calibrator(lang)
+    groups: dict[tuple[int, int, int, int], list[Word]] = {}
+    raws: list[float] = []
+    for i, text in enumerate(data["text"]):
+        token = str(text).strip()
+        raw = float(data["conf"][i])
+        if not token or raw < 0:
+            continue
+        x, y = int(data["left"][i]), int(data["top"][i])
+        w, h = int(data["width"][i]), int(data["height"][i])
+        raws.append(raw)
+        key = (
+            int(data["page_num"][i]),
+            int(data["block_num"][i]),
+            int(data["par_num"][i]),
+            int(data["line_num"][i]),
+        )
+        groups.setdefault(key, []).append(
+            Word(
+                text=token,
+                confidence=calibrator(raw),
+                raw_confidence=raw,
+                bbox=(x / width, y / height, (x + w) / width, (y + h) / height),
+            )
+        )
+    lines: list[Line] = []
+    for key in sorted(groups):
+        for segment in split_at_gaps(groups[key], aspect=height / width, gap_factor=gap_factor):
+            lines.append(Line.from_words(segment))
+    return OcrRead(
+        lines=lines,
+        psm=psm,
+        mean_raw_confidence=float(np.mean(raws)) if raws else 0.0,
+        word_count=len(raws),
+        seconds=round(elapsed, 3),
+    )
+
+
+def ocr_best(
+    gray: np.ndarray,
+    lang: str = "eng",
+    psms: Sequence[int] = (3, 6, 11),
+    timeout: float = 60.0,
+    calibrator: ConfidenceCalibrator | None = None,
+    retry_below: float = 70.0,
+    min_words: int = 5,
+    gap_factor: float = DEFAULT_GAP_FACTOR,
+    threads: int | None = 1,
+) -> OcrRead:
+    """Read with the first segmentation mode; only when the read is poor (low confidence or
+    few words) try the others, keeping the best by `OcrRead.score`.
+    """
+    if not psms:
+        raise ConfigError("psms must list at least one Tesseract page segmentation mode, e.g. [3]")
+    calibrator = calibrator or load_default_calibrator(lang)
+    best = ocr_image(gray, lang, psms[0], timeout, calibrator, gap_factor, threads)
+    if best.mean_raw_confidence >= retry_below and best.word_count >= min_words:
+        return best
+    for psm in psms[1:]:
+        candidate = ocr_image(gray, lang, psm, timeout, calibrator, gap_factor, threads)
+        if candidate.score > best.score:
+            best = candidate
+    return best

@@ -1,0 +1,352 @@
+"""Read every page of a packet: the text layer where it is real, clean-up and OCR elsewhere.
+
+OCR work is submitted as (file, page index) jobs so each worker renders only the page it
+reads; a whole batch of page images never sits in one process. A page that cannot be read
+becomes an empty Page with a warning, so one bad scan does not lose the claim.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.document import Line, PacketFile, Page, ReadPacket, Word
+from pipeline.errors import (
+    CorruptDocumentError,
+    EncryptedDocumentError,
+    OcrError,
+    PageTooLargeError,
+    UnreadablePacketError,
+)
+from pipeline.io.ingest import FileKind, PacketRef, packet_sha256
+from pipeline.io.render import PageImage, render_page
+from pipeline.reading.layout import DEFAULT_GAP_FACTOR
+from pipeline.reading.ocr import load_default_calibrator, ocr_best, tesseract_lang
+from pipeline.reading.preprocess import (
+    PreprocessConfig,
+    ink_fraction,
+    preprocess,
+    to_gray,
+    to_source_bbox,
+)
+from pipeline.reading.textlayer import (
+    TextLayerRule,
+    decide_text_layer,
+    read_text_layer,
+)
+
+__all__ = ["ReadingConfig", "PageJob", "read_page_job", "read_packet", "decode_barcodes"]
+
+log = logging.getLogger(__name__)
+
+_LAYER_CHECK_DPI = 72
+_BARCODE_DPI = 200
+
+
+class ReadingConfig(BaseModel):
+    """Everything the reading stage needs; checked-in defaults suit 150-300 DPI letter scans."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str = "en"
+    ocr_languages: str | None = Field(
+        default=None,
+        description="Tesseract codes (e.g. 'eng', 'chi_sim+eng'); default from language",
+    )
+    dpi: int = Field(default=300, ge=72, le=600, description="PDF render resolution for OCR")
+    ocr_timeout: float = Field(default=60.0, gt=0, description="seconds per Tesseract call")
+    max_pixels: int = Field(default=120_000_000, ge=1)
+    max_pages: int = Field(default=500, ge=1)
+    psm: list[int] = Field(default=[3, 6, 11], min_length=1)
+    retry_below_confidence: float = Field(default=70.0, ge=0, le=100)
+    ocr_threads: int = Field(default=1, ge=1, description="OMP_THREAD_LIMIT for Tesseract")
+    gap_factor: float = Field(default=DEFAULT_GAP_FACTOR, gt=0)
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    text_layer: TextLayerRule = Field(default_factory=TextLayerRule)
+    barcode_max_words: int = Field(
+        default=12, ge=0, description="pages with at most this many words are searched for barcodes"
+    )
+
+    @property
+    def tesseract_languages(self) -> str:
+        return self.ocr_languages or tesseract_lang(self.language)
+
+
+class PageJob(BaseModel):
+    """One page to OCR, small enough to send to a worker process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    file: str
+    kind: FileKind
+    index: int = Field(ge=0)
+    config: ReadingConfig
+    notes: list[str] = Field(default_factory=list)
+
+
+def decode_barcodes(image: np.ndarray) -> list[str]:
+    """Texts of all barcodes zxing-cpp finds on the page, in its order, without duplicates."""
+    import zxingcpp
+
+    found: list[str] = []
+    for barcode in zxingcpp.read_barcodes(np.ascontiguousarray(image)):
+        if barcode.valid and barcode.text and barcode.text not in found:
+            found.append(barcode.text)
+    return found
+
+
+def _failed_page(job: PageJob, reason: str, size: tuple[float, float] = (1.0, 1.0)) -> Page:
+    return Page(
+        file=job.file,
+        page=job.index + 1,
+        width=size[0],
+        height=size[1],
+        reader="none",
+        warnings=[*job.notes, reason],
+    )
+
+
+def _to_source_frame(
+    lines: list[Line], rotation: int, skew: float, size: tuple[int, int]
+) -> list[Line]:
+    if rotation == 0 and abs(skew) < 0.05:
+        return lines
+    mapped: list[Line] = []
+    for line in lines:
+        words = [
+            Word(
+                text=w.text,
+                confidence=w.confidence,
+                raw_confidence=w.raw_confidence,
+                bbox=to_source_bbox(w.bbox, rotation, skew, size),
+            )
+            for w in line.words
+        ]
+        mapped.append(Line.from_words(words))
+    return mapped
+
+
+def read_page_job(job: PageJob) -> Page:
+    """Render, clean and OCR one page; failures become a Page with a warning, never a crash."""
+    config = job.config
+    try:
+        rendered: PageImage = render_page(
+            job.path, job.kind, job.index, config.dpi, config.max_pixels
+        )
+    except (CorruptDocumentError, PageTooLargeError) as exc:
+        log.warning("page %s#%d not rendered: %s", job.file, job.index + 1, type(exc).__name__)
+        return _failed_page(job, str(exc))
+    gray = to_gray(rendered.image)
+    height, width = gray.shape
+    lang = config.tesseract_languages
+    base = Page(
+        file=job.file,
+        page=job.index + 1,
+        width=float(width),
+        height=float(height),
+        dpi=rendered.dpi,
+        reader="ocr",
+        warnings=list(job.notes),
+    )
+    if rendered.dpi_estimated:
+        base.warnings.append(f"resolution not recorded in the file; assumed {rendered.dpi:.0f} DPI")
+    if min(width, height) < 16:
+        base.reader = "none"
+        base.warnings.append(f"page image is only {width}x{height} pixels; nothing to read")
+        return base
+    try:
+        cleaned = preprocess(gray, rendered.dpi, config.preprocess, lang=lang)
+    except OcrError as exc:
+        base.reader = "none"
+        base.warnings.append(f"orientation detection failed: {exc}")
+        return base
+    base.warnings.extend(cleaned.warnings)
+    if cleaned.blank:
+        base.blank = True
+        base.reader = "none"
+        return base
+    try:
+        read = ocr_best(
+            cleaned.image,
+            lang=lang,
+            psms=config.psm,
+            timeout=config.ocr_timeout,
+            calibrator=load_default_calibrator(lang),
+            retry_below=config.retry_below_confidence,
+            gap_factor=config.gap_factor,
+            threads=config.ocr_threads,
+        )
+    except OcrError as exc:
+        log.warning("page %s#%d OCR failed: %s", job.file, job.index + 1, type(exc).__name__)
+        base.reader = "none"
+        base.warnings.append(str(exc))
+        return base
+    upright = (int(cleaned.image.shape[1]), int(cleaned.image.shape[0]))
+    base.lines = _to_source_frame(read.lines, cleaned.rotation, cleaned.skew, upright)
+    base.rotation = cleaned.rotation
+    if read.word_count <= config.barcode_max_words:
+        base.barcodes = decode_barcodes(gray)
+    return base
+
+
+def _read_pdf(path: Path, packet_file: PacketFile, config: ReadingConfig) -> list[Page | PageJob]:
+    """Text-layer pages are read here; the rest come back as OCR jobs."""
+    import pdfplumber
+    import pypdfium2 as pdfium
+    from pdfminer.psparser import PSException
+    from pdfplumber.utils.exceptions import PdfminerException
+
+    items: list[Page | PageJob] = []
+    try:
+        pdf = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        if "password" in str(exc).lower():
+            raise EncryptedDocumentError(f"{packet_file.name!r} is an encrypted PDF") from exc
+        raise CorruptDocumentError(f"{packet_file.name!r} cannot be opened: {exc}") from exc
+    plumber = None
+    layer_note = ""
+    try:
+        plumber = pdfplumber.open(path)
+    except (PdfminerException, PSException, ValueError) as exc:
+        # pdfium can render it, pdfminer cannot parse it: read every page by OCR.
+        layer_note = f"text layer unparsable ({type(exc).__name__}); OCR used"
+    try:
+        count = len(pdf)
+        if count > config.max_pages:
+            raise PageTooLargeError(
+                f"{packet_file.name!r} has {count} pages, more than the limit of {config.max_pages}"
+            )
+        for index in range(count):
+            job = PageJob(path=path, file=packet_file.name, kind="pdf", index=index, config=config)
+            if plumber is None or index >= len(plumber.pages):
+                job.notes.append(layer_note or "text layer has fewer pages than the PDF; OCR used")
+                items.append(job)
+                continue
+            try:
+                page = read_text_layer(
+                    plumber.pages[index], packet_file.name, index + 1, config.gap_factor
+                )
+            except (PdfminerException, PSException, ValueError, KeyError, TypeError) as exc:
+                job.notes.append(f"text layer unreadable ({type(exc).__name__}); OCR used")
+                items.append(job)
+                continue
+            pdf_page = pdf[index]
+            try:
+                bitmap = pdf_page.render(scale=_LAYER_CHECK_DPI / 72.0, grayscale=True)
+                small = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
+                bitmap.close()
+            finally:
+                pdf_page.close()
+            small = small if small.ndim == 2 else small[:, :, 0]
+            decision = decide_text_layer(page, small, config.language, config.text_layer)
+            if not decision.use_text_layer:
+                job.notes.append(f"OCR used: {decision.reason}")
+                items.append(job)
+                continue
+            if not page.lines:
+                page.blank = ink_fraction(small) < config.preprocess.blank_ink_fraction
+            if len(page.words) <= config.barcode_max_words:
+                rendered = render_page(path, "pdf", index, _BARCODE_DPI, config.max_pixels)
+                page.barcodes = decode_barcodes(to_gray(rendered.image))
+            items.append(page)
+    finally:
+        pdf.close()
+        if plumber is not None:
+            plumber.close()
+    return items
+
+
+def read_packet(
+    ref: PacketRef,
+    files: list[PacketFile],
+    config: ReadingConfig | None = None,
+    executor: Executor | None = None,
+) -> ReadPacket:
+    """All pages of the packet, in file then page order.
+
+    With an executor (a ProcessPoolExecutor started with `init_ocr_worker`), OCR pages run
+    in parallel. Raises UnreadablePacketError (or a more specific subclass) when no file of
+    the packet yields a page.
+    """
+    config = config or ReadingConfig()
+    if not files:
+        raise UnreadablePacketError(f"packet {ref.name!r} has no readable files to read")
+    paths = dict(zip(ref.relative_names, ref.files, strict=True))
+    slots: list[Page | PageJob] = []
+    errors: list[UnreadablePacketError] = []
+    for packet_file in files:
+        path = paths.get(packet_file.name)
+        if path is None:
+            raise UnreadablePacketError(
+                f"file {packet_file.name!r} is not part of packet {ref.name!r}; "
+                f"its files are {ref.relative_names}"
+            )
+        if packet_file.kind == "pdf":
+            try:
+                slots.extend(_read_pdf(path, packet_file, config))
+            except UnreadablePacketError as exc:
+                log.warning(
+                    "packet %s: file %s unreadable: %s",
+                    ref.name,
+                    packet_file.name,
+                    type(exc).__name__,
+                )
+                errors.append(exc)
+        else:
+            count = max(packet_file.page_count, 1)
+            if count > config.max_pages:
+                errors.append(
+                    PageTooLargeError(
+                        f"{packet_file.name!r} has {count} pages, more than the limit of {config.max_pages}"
+                    )
+                )
+                continue
+            slots.extend(
+                PageJob(
+                    path=path, file=packet_file.name, kind=packet_file.kind, index=i, config=config
+                )
+                for i in range(count)
+            )
+    if not slots:
+        if len(errors) == 1:
+            raise errors[0]
+        raise UnreadablePacketError(
+            f"packet {ref.name!r}: no file could be read; " + "; ".join(str(e) for e in errors)
+        )
+    pages = _run_jobs(slots, executor)
+    if all(p.reader == "none" and not p.blank for p in pages):
+        reasons = sorted({w for p in pages for w in p.warnings})
+        raise UnreadablePacketError(
+            f"packet {ref.name!r}: none of its {len(pages)} pages could be read; "
+            + "; ".join(reasons[:5])
+        )
+    for error in errors:
+        for page in pages[:1]:
+            page.warnings.append(f"a file of the packet was skipped: {error}")
+    return ReadPacket(
+        name=ref.name,
+        source=ref.name,
+        sha256=packet_sha256(ref),
+        files=files,
+        pages=pages,
+        language=config.language,
+    )
+
+
+def _run_jobs(slots: list[Page | PageJob], executor: Executor | None) -> list[Page]:
+    if executor is None:
+        return [slot if isinstance(slot, Page) else read_page_job(slot) for slot in slots]
+    futures = {
+        index: executor.submit(read_page_job, slot)
+        for index, slot in enumerate(slots)
+        if isinstance(slot, PageJob)
+    }
+    pages: list[Page] = []
+    for index, slot in enumerate(slots):
+        pages.append(slot if isinstance(slot, Page) else futures[index].result())
+    return pages

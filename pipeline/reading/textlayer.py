@@ -1,0 +1,287 @@
+"""Reading a digital PDF page's own text, and deciding whether that text can be trusted.
+
+A text layer is exact when a program wrote it, but many "digital" PDFs are scans with no
+layer, a layer of `(cid:12)` glyph ids, a scanner's poor invisible OCR, or just a stamped
+header over an image. Those must go to OCR instead, so every layer gets a quality score.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.document import Page, Word
+from pipeline.reading.layout import DEFAULT_GAP_FACTOR, group_into_lines
+
+__all__ = [
+    "TEXT_LAYER_CONFIDENCE",
+    "LanguageProfile",
+    "LANGUAGE_PROFILES",
+    "TextLayerRule",
+    "TextLayerDecision",
+    "words_from_plumber_page",
+    "read_text_layer",
+    "text_layer_quality",
+    "uncovered_ink_fraction",
+    "decide_text_layer",
+]
+
+TEXT_LAYER_CONFIDENCE = 0.99
+"""A word a program wrote into the PDF is right unless the PDF lies; the layer checks catch most lies."""
+
+_CID = re.compile(r"\(cid:\d+\)")
+
+
+class LanguageProfile(BaseModel):
+    """What plausible text of one language looks like, for judging a text layer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    letters: str = Field(description="regex character class body of the language's letters")
+    vowels: str = Field(
+        default="", description="letters whose absence marks a non-word (alphabetic scripts)"
+    )
+    extra_chars: str = Field(
+        default="", description="non-ASCII characters normal in this language's documents"
+    )
+    max_consonant_run: int = 5
+
+
+LANGUAGE_PROFILES: dict[str, LanguageProfile] = {
+    "en": LanguageProfile(
+        letters="A-Za-z",
+        vowels="aeiouyAEIOUY",
+        extra_chars="–—‘’“”•·°§€£¥©®™½¼¾±×…éèáàíóúñçüöäÉ",
+    ),
+    "zh": LanguageProfile(
+        letters="A-Za-z\u4e00-\u9fff\u3400-\u4dbf",
+        vowels="",
+        extra_chars="，。、；：？！“”‘’（）《》【】—…·￥　",
+    ),
+}
+
+
+class TextLayerRule(BaseModel):
+    """Thresholds for trusting a text layer; defaults tuned on generated pages, see tests/reading."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_words: int = Field(default=3, ge=0)
+    min_quality: float = Field(default=0.6, ge=0.0, le=1.0)
+    max_uncovered_ink: float = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description="share of ink outside text boxes before OCR is needed",
+    )
+    min_ink_for_coverage: float = Field(
+        default=0.003,
+        ge=0.0,
+        description="ink share of the page below which coverage is not judged",
+    )
+
+
+class TextLayerDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    use_text_layer: bool
+    quality: float
+    uncovered_ink: float | None = None
+    reason: str
+
+
+def words_from_plumber_page(plumber_page: Any) -> list[Word]:
+    """Words of a pdfplumber page with boxes in page fractions (origin top-left of the crop box)."""
+    x_origin, y_origin, x_end, y_end = (float(v) for v in plumber_page.bbox)
+    width = max(x_end - x_origin, 1e-6)
+    height = max(y_end - y_origin, 1e-6)
+    words: list[Word] = []
+    for raw in plumber_page.extract_words(keep_blank_chars=False, use_text_flow=False):
+        text = str(raw["text"]).strip()
+        if not text:
+            continue
+        words.append(
+            Word(
+                text=text,
+                confidence=TEXT_LAYER_CONFIDENCE,
+                bbox=(
+                    (float(raw["x0"]) - x_origin) / width,
+                    (float(raw["top"]) - y_origin) / height,
+                    (float(raw["x1"]) - x_origin) / width,
+                    (float(raw["bottom"]) - y_origin) / height,
+                ),
+            )
+        )
+    return words
+
+
+def read_text_layer(
+    plumber_page: Any, file: str, page_number: int, gap_factor: float = DEFAULT_GAP_FACTOR
+) -> Page:
+    """One pdfplumber page as a Page tree read from its text layer (sizes in PDF points)."""
+    x0, y0, x1, y1 = (float(v) for v in plumber_page.bbox)
+    width, height = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
+    words = words_from_plumber_page(plumber_page)
+    return Page(
+        file=file,
+        page=page_number,
+        width=width,
+        height=height,
+        reader="text_layer",
+        lines=group_into_lines(words, aspect=height / width, gap_factor=gap_factor),
+    )
+
+
+def _char_ok(char: str, profile: LanguageProfile) -> bool:
+    if char in profile.extra_chars:
+        return True
+    if " " <= char <= "~":
+        return True
+    if re.fullmatch(f"[{profile.letters}]", char):
+        return True
+    # Accented Latin letters are names; anything else (symbols, private-use, control,
+    # replacement characters) is what a broken font mapping emits.
+    return unicodedata.category(char).startswith("L") and "LATIN" in unicodedata.name(char, "")
+
+
+def _word_like(token: str, profile: LanguageProfile) -> bool:
+    core = token.strip(".,:;!?()[]{}\"'«»“”‘’<>")
+    if not core:
+        return True
+    letters = re.findall(f"[{profile.letters}]", core)
+    digits = sum(ch.isdigit() for ch in core)
+    if digits and digits + sum(ch in "-/.,:$€£%#+()" for ch in core) + len(letters) >= len(core):
+        # Numbers, dates, money, codes (J18.9, 99213, A-1234) are normal in claim documents.
+        return True
+    if len(letters) < len(core) * 0.6:
+        return False
+    if not profile.vowels or len(letters) <= 3:
+        return True
+    word = "".join(letters)
+    vowels = sum(ch in profile.vowels for ch in word)
+    if vowels == 0 and not word.isupper():
+        return False
+    run = 0
+    for ch in word:
+        run = 0 if ch in profile.vowels else run + 1
+        if run > profile.max_consonant_run:
+            return False
+    # Mis-mapped fonts produce mixed case inside words (e.g. "tHqZr").
+    inner = word[1:]
+    return not (
+        any(c.isupper() for c in inner) and any(c.islower() for c in inner) and not word.isupper()
+    )
+
+
+def text_layer_quality(page: Page, language: str = "en") -> float:
+    """How much of the layer is plausible text, 0-1: clean characters times word-like tokens.
+
+    0.0 for an empty layer; `(cid:NN)` tokens, control / private-use characters and
+    letter soup pull it down.
+    """
+    profile = LANGUAGE_PROFILES.get(language)
+    if profile is None:
+        raise ValueError(
+            f"no text-layer profile for language {language!r}; known: {sorted(LANGUAGE_PROFILES)}"
+        )
+    tokens = [w.text for w in page.words]
+    if not tokens:
+        return 0.0
+    text = " ".join(tokens)
+    cid_chars = sum(len(m) for m in _CID.findall(text))
+    rest = _CID.sub("", text).replace(" ", "")
+    total = cid_chars + len(rest)
+    if total == 0:
+        return 0.0
+    good_chars = sum(_char_ok(ch, profile) for ch in rest)
+    char_score = good_chars / total
+    plain_tokens = [t for t in tokens if not _CID.search(t)]
+    cid_tokens = len(tokens) - len(plain_tokens)
+    word_score = (sum(_word_like(t, profile) for t in plain_tokens)) / (
+        len(plain_tokens) + cid_tokens
+    )
+    return round(char_score * word_score, 4)
+
+
+def uncovered_ink_fraction(
+    page: Page, gray: np.ndarray, ink_threshold: int = 160, margin: float = 0.004
+) -> tuple[float, float]:
+    """(share of the page that is ink, share of that ink lying outside every text-layer word box).
+
+    `gray` is the page rendered small (72 DPI is plenty). A scanned page with an invisible
+    layer has its ink under the boxes; an image page with a stamped header does not.
+    """
+    if gray.ndim == 3:
+        gray = gray.mean(axis=2)
+    ink = gray < ink_threshold
+    total_ink = int(ink.sum())
+    height, width = ink.shape
+    ink_share = total_ink / float(height * width)
+    if total_ink == 0:
+        return 0.0, 0.0
+    covered = np.zeros_like(ink)
+    for word in page.words:
+        x0, y0, x1, y1 = word.bbox
+        c0 = max(0, int((x0 - margin) * width))
+        c1 = min(width, int(np.ceil((x1 + margin) * width)))
+        r0 = max(0, int((y0 - margin) * height))
+        r1 = min(height, int(np.ceil((y1 + margin) * height)))
+        covered[r0:r1, c0:c1] = True
+    outside = int((ink & ~covered).sum())
+    return ink_share, outside / total_ink
+
+
+def decide_text_layer(
+    page: Page,
+    gray: np.ndarray | None = None,
+    language: str = "en",
+    rule: TextLayerRule | None = None,
+) -> TextLayerDecision:
+    """Trust the text layer, or send the page to OCR, and say why (for the page's warnings)."""
+    rule = rule or TextLayerRule()
+    words = page.words
+    quality = text_layer_quality(page, language)
+    uncovered: float | None = None
+    ink_share = 0.0
+    if gray is not None:
+        ink_share, uncovered = uncovered_ink_fraction(page, gray)
+    if len(words) < rule.min_words:
+        if gray is not None and ink_share < rule.min_ink_for_coverage:
+            # Nothing to read either way: a blank or near-blank digital page.
+            return TextLayerDecision(
+                use_text_layer=True,
+                quality=quality,
+                uncovered_ink=uncovered,
+                reason=f"text layer has {len(words)} words and the page has almost no ink",
+            )
+        return TextLayerDecision(
+            use_text_layer=False,
+            quality=quality,
+            uncovered_ink=uncovered,
+            reason=f"text layer has {len(words)} words (< {rule.min_words})",
+        )
+    if quality < rule.min_quality:
+        return TextLayerDecision(
+            use_text_layer=False,
+            quality=quality,
+            uncovered_ink=uncovered,
+            reason=f"text layer quality {quality:.2f} < {rule.min_quality} (garbled or glyph ids)",
+        )
+    if (
+        uncovered is not None
+        and ink_share >= rule.min_ink_for_coverage
+        and uncovered > rule.max_uncovered_ink
+    ):
+        return TextLayerDecision(
+            use_text_layer=False,
+            quality=quality,
+            uncovered_ink=uncovered,
+            reason=f"{uncovered:.0%} of the ink lies outside the text layer's words",
+        )
+    return TextLayerDecision(
+        use_text_layer=True, quality=quality, uncovered_ink=uncovered, reason="text layer is real"
+    )

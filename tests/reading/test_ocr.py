@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from pipeline.errors import ConfigError, NotFittedError, OcrError, OcrTimeoutError
+from pipeline.reading.calibrate import FONT_CANDIDATES, align_words, word_errors
+from pipeline.reading.ocr import (
+    ConfidenceCalibrator,
+    load_default_calibrator,
+    ocr_best,
+    ocr_image,
+    tesseract_lang,
+)
+
+
+def _text_image(
+    rows: list[tuple[int, int, str]], size: tuple[int, int] = (1400, 500)
+) -> np.ndarray:
+    image = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.truetype(FONT_CANDIDATES[0], 42)
+    for x, y, text in rows:
+        draw.text((x, y), text, fill=0, font=font)
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def test_ocr_calibrator_fit_is_monotone_and_roundtrips() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0, 100, 2000)
+    correct = rng.random(2000) < raw / 100
+    calibrator = ConfidenceCalibrator().fit(raw, correct)
+    grid = calibrator.predict(np.linspace(0, 100, 51))
+    assert np.all(np.diff(grid) >= 0) and grid.min() >= 0.0 and grid.max() <= 1.0
+    assert calibrator(90.0) == pytest.approx(0.9, abs=0.08)
+    again = ConfidenceCalibrator.from_json(calibrator.to_json())
+    assert again(55.0) == pytest.approx(calibrator(55.0), abs=1e-3)
+
+
+def test_ocr_calibrator_errors_are_named() -> None:
+    with pytest.raises(NotFittedError, match="fit"):
+        ConfidenceCalibrator().predict([50.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        ConfidenceCalibrator().fit([], [])
+    with pytest.raises(ConfigError, match="isotonic"):
+        ConfidenceCalibrator.from_json(json.dumps({"kind": "platt"}))
+
+
+def test_ocr_default_table_is_monotone_probability() -> None:
+    calibrator = load_default_calibrator("eng")
+    grid = calibrator.predict(np.arange(0, 101))
+    assert np.all(np.diff(grid) >= 0)
+    assert grid[0] < 0.3 and grid[-1] > 0.9
+    assert load_default_calibrator("chi_sim+eng")(96.0) == calibrator(96.0)
+
+
+def test_ocr_language_table() -> None:
+    assert tesseract_lang("en") == "eng"
+    assert tesseract_lang("zh").startswith("chi_sim")
+    with pytest.raises(ConfigError, match="'fr'.*known languages"):
+        tesseract_lang("fr")
+
+
+def test_ocr_align_and_word_errors() -> None:
+    truth = ["Patient", "Name", "John", "Smith"]
+    read = ["Patient", "Narne", "John", "Smith", "extra"]
+    assert align_words(truth, read) == [True, False, True, True, False]
+    assert word_errors(truth, read) == 2
+
+
+def test_ocr_rejects_non_image() -> None:
+    with pytest.raises(OcrError, match="2-D grayscale"):
+        ocr_image(np.zeros((0,), np.uint8))
+
+
+@pytest.mark.slow
+def test_ocr_reads_words_boxes_and_confidences() -> None:
+    image = _text_image(
+        [(40, 60, "Invoice Number: 4471"), (40, 200, "Total"), (900, 200, "$125.00")]
+    )
+    read = ocr_best(image)
+    words = [w for line in read.lines for w in line.words]
+    assert [w.text for w in words] == ["Invoice", "Number:", "4471", "Total", "$125.00"]
+    assert all(0.0 <= w.confidence <= 1.0 and w.raw_confidence is not None for w in words)
+    assert min(w.confidence for w in words) > 0.7
+    # "Total" and "$125.00" are far apart on one row: two lines.
+    assert [line.text for line in read.lines] == ["Invoice Number: 4471", "Total", "$125.00"]
+    total = words[3]
+    assert total.bbox[0] == pytest.approx(40 / 1400, abs=0.01)
+    assert total.bbox[1] == pytest.approx(200 / 500, abs=0.04)
+
+
+@pytest.mark.slow
+def test_ocr_timeout_is_named() -> None:
+    image = _text_image([(40, 60 + 50 * i, "Statement of charges " * 3) for i in range(9)])
+    with pytest.raises(OcrTimeoutError, match="within"):
+        ocr_image(image, timeout=0.01)

@@ -1,0 +1,114 @@
+import random
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.reading.calibrate import degrade, synthetic_page
+from pipeline.reading.preprocess import (
+    PreprocessConfig,
+    deskew,
+    detect_orientation,
+    estimate_skew,
+    is_blank,
+    normalize_contrast,
+    normalize_dpi,
+    preprocess,
+    remove_borders,
+    rotate_right_angle,
+    to_source_bbox,
+)
+
+
+@pytest.fixture(scope="module")
+def text_page() -> np.ndarray:
+    image, _ = synthetic_page(11, dpi=200, lines=18)
+    return image
+
+
+def _skewed(image: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = image.shape
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(image, matrix, (w, h), borderValue=255)
+
+
+@pytest.mark.parametrize("degrees", [3.0, -3.0, 7.5])
+def test_preprocess_skew_estimate_within_half_degree(text_page: np.ndarray, degrees: float) -> None:
+    estimate = estimate_skew(_skewed(text_page, degrees))
+    assert estimate == pytest.approx(-degrees, abs=0.5)
+    level = deskew(_skewed(text_page, degrees), estimate)
+    assert abs(estimate_skew(level)) <= 0.5
+
+
+def test_preprocess_skew_of_blank_is_zero() -> None:
+    assert estimate_skew(np.full((300, 200), 255, np.uint8)) == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("turn", [90, 180, 270])
+def test_preprocess_orientation_detects_turned_pages(text_page: np.ndarray, turn: int) -> None:
+    # Turn the upright page counter-clockwise by `turn`; the fix is `turn` clockwise.
+    stored = rotate_right_angle(text_page, (360 - turn) % 360)
+    assert detect_orientation(stored) == turn
+    assert rotate_right_angle(stored, turn).shape == text_page.shape
+
+
+def test_preprocess_rotate_rejects_odd_angles(text_page: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="0, 90, 180, 270.*45"):
+        rotate_right_angle(text_page, 45)
+
+
+def test_preprocess_blank_detection() -> None:
+    white = np.full((1100, 850), 250, np.uint8)
+    specks = white.copy()
+    specks[np.random.default_rng(0).random(white.shape) < 0.0005] = 0
+    assert is_blank(white) and is_blank(specks)
+    assert is_blank(np.zeros((1, 1), np.uint8))
+    assert not is_blank(np.zeros((1100, 850), np.uint8))  # all black: a failed scan, not blank
+    inked = white.copy()
+    inked[100:1000:20, 100:700] = 0
+    assert not is_blank(inked)
+
+
+def test_preprocess_blank_page_stops_before_ocr() -> None:
+    result = preprocess(np.full((1100, 850), 255, np.uint8), 100.0)
+    assert result.blank and "orientation" not in result.steps
+
+
+def test_preprocess_all_black_page_is_warned_not_crashed() -> None:
+    config = PreprocessConfig(orientation=False)
+    result = preprocess(np.zeros((600, 400), np.uint8), 100.0, config)
+    assert not result.blank and result.warnings
+
+
+def test_preprocess_remove_borders_whitens_scanner_edges(text_page: np.ndarray) -> None:
+    bordered, _ = degrade(text_page, "border", random.Random(0))
+    cleaned = remove_borders(bordered)
+    assert cleaned[:40, :].min() == 255 and cleaned[:, :40].min() == 255
+    assert (cleaned < 128).sum() == pytest.approx((text_page < 128).sum(), rel=0.05)
+
+
+def test_preprocess_contrast_darkens_faint_ink(text_page: np.ndarray) -> None:
+    faint, _ = degrade(text_page, "faint", random.Random(0))
+    assert faint.min() > 150
+    assert normalize_contrast(faint).min() < 60
+
+
+def test_preprocess_normalize_dpi_rescales() -> None:
+    image = np.full((1650, 1275), 255, np.uint8)
+    scaled, dpi = normalize_dpi(image, 150.0, 300.0)
+    assert scaled.shape == (3300, 2550) and dpi == 300.0
+    same, dpi = normalize_dpi(image, 290.0, 300.0)
+    assert same is image and dpi == 290.0
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_preprocess_source_bbox_maps_back_through_rotation(rotation: int) -> None:
+    stored = np.zeros((300, 200), np.uint8)
+    stored[20:40, 150:190] = 255  # a mark near the top-right of the stored page
+    upright = rotate_right_angle(stored, rotation)
+    ys, xs = np.nonzero(upright)
+    h, w = upright.shape
+    box = (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
+    mapped = to_source_bbox(box, rotation, 0.0, (w, h))
+    assert mapped == pytest.approx((150 / 200, 20 / 300, 190 / 200, 40 / 300), abs=0.01)

@@ -1,0 +1,122 @@
+import random
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zxingcpp
+from PIL import Image
+from reportlab.lib.pagesizes import letter
+from reportlab.pdfgen import canvas
+
+from pipeline.errors import CorruptDocumentError, UnreadablePacketError
+from pipeline.io.ingest import discover_packets, open_packet, packet_sha256
+from pipeline.reading.calibrate import degrade, synthetic_page
+from pipeline.reading.reader import ReadingConfig, read_packet
+
+_BODY = [
+    "Itemized",
+    "statement",
+    "for",
+    "services",
+    "rendered",
+    "at",
+    "the",
+    "clinic",
+    "on",
+    "the",
+    "dates",
+    "listed",
+    "below",
+]
+
+
+def _digital_pdf(path: Path, pages: int = 2) -> None:
+    c = canvas.Canvas(str(path), pagesize=letter)
+    for i in range(pages):
+        c.drawString(72, 720, f"Page {i + 1} " + " ".join(_BODY))
+        c.drawString(72, 700, "Patient Name: Ana Diaz    Member ID: XK-44812")
+        c.showPage()
+    c.save()
+
+
+def _barcode_sheet(dpi: int = 150) -> np.ndarray:
+    code = np.asarray(
+        zxingcpp.create_barcode("CLM-2026-000123", zxingcpp.BarcodeFormat.Code128).to_image(scale=3)
+    )
+    code = code if code.ndim == 2 else code[:, :, 0]
+    page = np.full((int(11 * dpi), int(8.5 * dpi)), 255, np.uint8)
+    page[200 : 200 + code.shape[0], 150 : 150 + code.shape[1]] = code
+    return page
+
+
+def test_reader_digital_pdf_uses_text_layer(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox" / "P-1"
+    folder.mkdir(parents=True)
+    _digital_pdf(folder / "claim.pdf", pages=2)
+    (ref,) = discover_packets(tmp_path / "inbox")
+    read = read_packet(ref, open_packet(ref), ReadingConfig())
+    assert [(p.file, p.page, p.reader) for p in read.pages] == [
+        ("claim.pdf", 1, "text_layer"),
+        ("claim.pdf", 2, "text_layer"),
+    ]
+    assert read.sha256 == packet_sha256(ref) and read.name == "P-1"
+    lines = [line.text for line in read.pages[1].lines]
+    assert lines[0].startswith("Page 2 Itemized") and "Patient Name: Ana Diaz" in lines[1]
+
+
+def test_reader_every_file_unreadable_raises(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox" / "P-2"
+    folder.mkdir(parents=True)
+    _digital_pdf(folder / "claim.pdf")
+    (ref,) = discover_packets(tmp_path / "inbox")
+    files = open_packet(ref)
+    data = (folder / "claim.pdf").read_bytes()
+    (folder / "claim.pdf").write_bytes(data[:200])  # damaged after ingest checked it
+    with pytest.raises(CorruptDocumentError, match=r"claim\.pdf"):
+        read_packet(ref, files, ReadingConfig())
+    with pytest.raises(UnreadablePacketError, match="no readable files"):
+        read_packet(ref, [], ReadingConfig())
+
+
+def test_reader_tiny_image_page_is_warned_not_fatal(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox" / "P-3"
+    folder.mkdir(parents=True)
+    _digital_pdf(folder / "a.pdf", pages=1)
+    Image.new("L", (1, 1), 0).save(folder / "b.png")
+    (ref,) = discover_packets(tmp_path / "inbox")
+    read = read_packet(ref, open_packet(ref), ReadingConfig())
+    tiny = read.pages[1]
+    assert tiny.file == "b.png" and tiny.reader == "none" and not tiny.lines
+    assert any("1x1" in w for w in tiny.warnings)
+
+
+def test_reader_blank_scan_is_flagged_without_ocr(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox" / "P-4"
+    folder.mkdir(parents=True)
+    _digital_pdf(folder / "a.pdf", pages=1)
+    Image.new("L", (1275, 1650), 250).save(folder / "blank.png", dpi=(150, 150))
+    (ref,) = discover_packets(tmp_path / "inbox")
+    page = read_packet(ref, open_packet(ref), ReadingConfig()).pages[1]
+    assert page.blank and page.reader == "none" and page.lines == []
+
+
+@pytest.mark.slow
+def test_reader_scans_ocr_in_order_with_rotation_and_barcode(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox" / "P-5"
+    folder.mkdir(parents=True)
+    page, truth = synthetic_page(21, dpi=150, lines=8)
+    turned, _ = degrade(page, "rotate180", random.Random(0))
+    Image.fromarray(_barcode_sheet()).save(folder / "a_cover.png", dpi=(150, 150))
+    Image.fromarray(turned).save(folder / "b_scan.png", dpi=(150, 150))
+    (ref,) = discover_packets(tmp_path / "inbox")
+    config = ReadingConfig(psm=[3])
+    with ThreadPoolExecutor(2) as pool:
+        read = read_packet(ref, open_packet(ref), config, executor=pool)
+    cover, scan = read.pages
+    assert cover.barcodes == ["CLM-2026-000123"]
+    assert scan.reader == "ocr" and scan.rotation == 180
+    words = scan.text.split()
+    assert words[:4] == truth[0].split()[:4]
+    # Boxes refer to the page as stored (upside down): the first line is near the bottom.
+    assert scan.lines[0].bbox[1] > 0.5

@@ -1,0 +1,149 @@
+from pathlib import Path
+
+import numpy as np
+import pdfplumber
+import pytest
+from reportlab.lib.pagesizes import letter
+from reportlab.pdfgen import canvas
+
+from pipeline.document import Line, Page, Word
+from pipeline.reading.layout import group_into_lines
+from pipeline.reading.textlayer import (
+    decide_text_layer,
+    read_text_layer,
+    text_layer_quality,
+    uncovered_ink_fraction,
+)
+
+
+def _form_pdf(path: Path) -> None:
+    c = canvas.Canvas(str(path), pagesize=letter)
+    c.setFont("Helvetica", 11)
+    c.drawString(72, 720, "Patient Name:")
+    c.drawString(300, 720, "Maria Lopez")
+    c.drawString(72, 700, "Date of Birth: 03/14/1975")
+    c.drawString(72, 650, "99213")
+    c.drawString(160, 650, "Office visit, established")
+    c.drawString(480, 650, "$125.00")
+    c.showPage()
+    c.save()
+
+
+def _page_of(texts: list[str]) -> Page:
+    words = [
+        Word(
+            text=t,
+            confidence=0.99,
+            bbox=(
+                0.05 + 0.06 * (i % 12),
+                0.05 + 0.03 * (i // 12),
+                0.1 + 0.06 * (i % 12),
+                0.065 + 0.03 * (i // 12),
+            ),
+        )
+        for i, t in enumerate(texts)
+    ]
+    return Page(
+        file="x.pdf",
+        page=1,
+        width=612,
+        height=792,
+        reader="text_layer",
+        lines=[Line.from_words([w]) for w in words],
+    )
+
+
+def test_textlayer_reads_words_with_page_fraction_boxes(tmp_path: Path) -> None:
+    path = tmp_path / "form.pdf"
+    _form_pdf(path)
+    with pdfplumber.open(path) as pdf:
+        page = read_text_layer(pdf.pages[0], "form.pdf", 1)
+    assert page.reader == "text_layer" and (page.width, page.height) == (612, 792)
+    words = {w.text: w for w in page.words}
+    name = words["Patient"]
+    assert all(0.0 <= v <= 1.0 for w in page.words for v in w.bbox)
+    assert name.bbox[0] == pytest.approx(72 / 612, abs=0.002)
+    # y from the top: the baseline at 720 pt from the bottom is ~72 pt from the top.
+    assert name.bbox[1] == pytest.approx((792 - 720 - 9) / 792, abs=0.01)
+    assert name.confidence == pytest.approx(0.99)
+
+
+def test_textlayer_lines_split_label_value_and_columns(tmp_path: Path) -> None:
+    path = tmp_path / "form.pdf"
+    _form_pdf(path)
+    with pdfplumber.open(path) as pdf:
+        page = read_text_layer(pdf.pages[0], "form.pdf", 1)
+    texts = [line.text for line in page.lines]
+    assert texts == [
+        "Patient Name:",
+        "Maria Lopez",
+        "Date of Birth: 03/14/1975",
+        "99213",
+        "Office visit, established",
+        "$125.00",
+    ]
+
+
+def test_textlayer_group_into_lines_keeps_rows_apart() -> None:
+    upper = [
+        Word(text="b", confidence=1, bbox=(0.2, 0.1, 0.25, 0.12)),
+        Word(text="a", confidence=1, bbox=(0.1, 0.1, 0.15, 0.12)),
+    ]
+    lower = [Word(text="c", confidence=1, bbox=(0.1, 0.125, 0.15, 0.145))]
+    lines = group_into_lines(upper + lower, aspect=1.0, gap_factor=3.0)
+    assert [line.text for line in lines] == ["a b", "c"]
+
+
+def test_textlayer_quality_real_vs_garbage() -> None:
+    real = _page_of(
+        [
+            "Patient",
+            "Name:",
+            "John",
+            "Smith",
+            "Date",
+            "of",
+            "Birth",
+            "01/02/1980",
+            "Total",
+            "$125.00",
+            "J18.9",
+            "Office",
+            "visit",
+        ]
+    )
+    cid = _page_of(["(cid:12)(cid:7)(cid:44)"] * 12)
+    soup = _page_of(["xqzrtk", "bvnmlk", "tHqZr", "plkjhgf", "ÆË¼¸", "ÐÑ¾½", "wrtxz", "qqqqqqq"])
+    assert text_layer_quality(real) > 0.9
+    assert text_layer_quality(cid) < 0.1
+    assert text_layer_quality(soup) < 0.4
+    assert text_layer_quality(_page_of([])) == 0.0
+    assert decide_text_layer(real).use_text_layer
+    assert not decide_text_layer(cid).use_text_layer
+    assert not decide_text_layer(soup).use_text_layer
+
+
+def test_textlayer_empty_layer_on_inked_page_goes_to_ocr() -> None:
+    image = np.full((200, 150), 255, np.uint8)
+    image[40:160, 20:130:4] = 0  # lots of ink, no words
+    decision = decide_text_layer(_page_of([]), image)
+    assert not decision.use_text_layer and "0 words" in decision.reason
+    blank = decide_text_layer(_page_of([]), np.full((200, 150), 255, np.uint8))
+    assert blank.use_text_layer
+
+
+def test_textlayer_header_over_scanned_image_goes_to_ocr() -> None:
+    page = _page_of(
+        ["Scanned", "by", "Mailroom", "fax", "header", "page"]
+    )  # boxes in the top strip
+    image = np.full((400, 300), 255, np.uint8)
+    image[10:25, 15:280] = 0  # the header itself
+    image[100:380:6, 30:270] = 0  # an image of a full page of text under no words
+    share, outside = uncovered_ink_fraction(page, image)
+    assert share > 0.01 and outside > 0.5
+    assert not decide_text_layer(page, image).use_text_layer
+
+
+def test_textlayer_unknown_language_is_named() -> None:
+    with pytest.raises(ValueError, match="'xx'.*known"):
+        text_layer_quality(_page_of(["a"]), language="xx")
