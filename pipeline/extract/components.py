@@ -21,7 +21,14 @@ from pipeline.extract.vocab import load_vocab
 
 __all__ = ["register_extensions", "FieldAnchors", "LineItems", "Icd10"]
 
-_EXTENSIONS = ("ci_pages", "ci_lines", "ci_doc_type", "ci_result", "ci_code_tokens")
+_EXTENSIONS = (
+    "ci_pages",
+    "ci_lines",
+    "ci_doc_type",
+    "ci_result",
+    "ci_code_tokens",
+    "ci_table_lines",
+)
 
 
 def register_extensions() -> None:
@@ -50,7 +57,12 @@ class FieldAnchors(_Step):
     def __call__(self, doc: Doc) -> Doc:
         result = self._result(doc)
         fields, evidence = extract_fields(
-            result.doc_type, doc._.ci_pages, doc._.ci_lines, self.vocab, self.calibrator
+            result.doc_type,
+            doc._.ci_pages,
+            doc._.ci_lines,
+            self.vocab,
+            self.calibrator,
+            skip_lines=doc._.ci_table_lines or set(),
         )
         result.fields.update(fields)
         result.evidence.update(evidence)
@@ -58,7 +70,7 @@ class FieldAnchors(_Step):
 
 
 class LineItems(_Step):
-    """Table rows of bills; only for the configured doc types."""
+    """Table rows of bills; runs first so field labels are not sought inside the table."""
 
     def __init__(self, nlp: Language, name: str, doc_types: list[str]) -> None:
         super().__init__(nlp, name)
@@ -68,13 +80,12 @@ class LineItems(_Step):
         result = self._result(doc)
         if result.doc_type not in self.doc_types:
             return doc
-        items, evidence, code_tokens = extract_line_items(
-            doc._.ci_pages, doc._.ci_lines, self.vocab, self.calibrator
-        )
-        result.line_items.extend(items)
-        for i, ev in enumerate(evidence):
+        found = extract_line_items(doc._.ci_pages, doc._.ci_lines, self.vocab, self.calibrator)
+        result.line_items.extend(found.items)
+        for i, ev in enumerate(found.evidence):
             result.evidence[f"line_items.{i}"] = ev
-        doc._.ci_code_tokens = code_tokens
+        doc._.ci_code_tokens = found.code_tokens
+        doc._.ci_table_lines = found.table_lines
         return doc
 
 

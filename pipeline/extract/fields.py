@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pipeline.document import Page
 from pipeline.extract.confidence import Calibrator, Method, ValueEvidence, make_evidence
-from pipeline.extract.layout import LayoutLine, Tok, norm, source_of
+from pipeline.extract.layout import LayoutLine, Tok, norm, rows_of, source_of
 from pipeline.extract.normalize import (
     OCR_DIGIT_REPAIRS,
     clean_id,
@@ -246,18 +246,51 @@ def _read_value(
     return free, used, 0.8
 
 
-def _beside(line: LayoutLine, hit: LabelHit, hits_on_line: list[LabelHit]) -> list[Tok]:
-    nxt = [h.start for h in hits_on_line if h.start >= hit.end]
-    end = min(nxt) if nxt else len(line.tokens)
-    return line.tokens[hit.end : end]
+def _beside(
+    lines: list[LayoutLine], line: LayoutLine, hit: LabelHit, starts: set[int]
+) -> list[Tok]:
+    """Tokens right of the label in the same visual row (readers may split a row into
+    lines at wide gaps), up to the next label."""
+    label = line.tokens[hit.start : hit.end]
+    y0 = min(t.bbox[1] for t in label)
+    y1 = max(t.bbox[3] for t in label)
+    x_end = label[-1].bbox[2]
+    row: list[Tok] = []
+    for other in lines:
+        if other.page_index != line.page_index or other.bbox[3] < y0 or other.bbox[1] > y1:
+            continue
+        for tok in other.tokens:
+            overlap = min(y1, tok.bbox[3]) - max(y0, tok.bbox[1])
+            if tok.bbox[0] >= x_end - 1e-6 and overlap > 0.5 * min(tok.height, y1 - y0):
+                row.append(tok)
+    row.sort(key=lambda t: t.bbox[0])
+    out: list[Tok] = []
+    for tok in row:
+        if id(tok) in starts:
+            break
+        out.append(tok)
+    return out
 
 
 def _below(
-    lines: list[LayoutLine], line: LayoutLine, hit: LabelHit, hits: dict[int, list[LabelHit]]
+    lines: list[LayoutLine],
+    line: LayoutLine,
+    hit: LabelHit,
+    hits: dict[int, list[LabelHit]],
+    start_toks: list[Tok],
 ) -> list[Tok]:
     x0, x1 = hit.bbox_x(line)
-    height = max(t.height for t in line.tokens[hit.start : hit.end])
-    right = [line.tokens[h.start].bbox[0] for h in hits.get(line.index, []) if h.start >= hit.end]
+    label = line.tokens[hit.start : hit.end]
+    height = max(t.height for t in label)
+    ly0, ly1 = min(t.bbox[1] for t in label), max(t.bbox[3] for t in label)
+    right = [
+        t.bbox[0]
+        for t in start_toks
+        if t.page_index == line.page_index
+        and t.bbox[0] >= x1
+        and t.bbox[1] < ly1
+        and t.bbox[3] > ly0
+    ]
     bound = min(right) if right else 1.0
     bottom = line.bbox[3]
     for other in lines:
@@ -276,10 +309,17 @@ def _below(
     return []
 
 
-def _table_header_lines(lines: list[LayoutLine], vocab: LangVocab) -> set[int]:
+def _table_header_lines(pages: list[Page], lines: list[LayoutLine], vocab: LangVocab) -> set[int]:
+    """Lines holding a table header row: "Total" there names a column, not the total."""
     from pipeline.extract.line_items import find_header
 
-    return {line.index for line in lines if find_header(line.tokens, vocab)}
+    out: set[int] = set()
+    for p_idx in range(len(pages)):
+        toks = [t for line in lines if line.page_index == p_idx for t in line.tokens]
+        for row in rows_of(toks):
+            if find_header(row, vocab):
+                out |= {t.line_index for t in row}
+    return out
 
 
 def _provider_fallback(
@@ -365,8 +405,12 @@ def extract_fields(
     lines: list[LayoutLine],
     vocab: LangVocab,
     calibrator: Calibrator,
+    skip_lines: set[int] | None = None,
 ) -> tuple[dict[str, ExtractedField], dict[str, ValueEvidence]]:
-    """The doc_type's fields (missing ones as value=None) and the evidence of each found one."""
+    """The doc_type's fields (missing ones as value=None) and the evidence of each found one.
+
+    `skip_lines` are lines already read as table rows: their words are not labels.
+    """
     wanted = vocab.doc_fields.get(doc_type)
     if wanted is None:
         from pipeline.errors import ConfigError
@@ -374,8 +418,10 @@ def extract_fields(
         raise ConfigError(
             f"unknown doc_type {doc_type!r} for field extraction; valid: {sorted(vocab.doc_fields)}"
         )
-    header_lines = _table_header_lines(lines, vocab)
-    hits = [h for h in find_labels(lines, vocab) if h.line not in header_lines]
+    skip = _table_header_lines(pages, lines, vocab) | (skip_lines or set())
+    hits = [h for h in find_labels(lines, vocab) if h.line not in skip]
+    start_toks = [lines[h.line].tokens[h.start] for h in hits]
+    starts = {id(t) for t in start_toks}
     by_line: dict[int, list[LabelHit]] = {}
     for h in hits:
         by_line.setdefault(h.line, []).append(h)
@@ -392,11 +438,11 @@ def extract_fields(
         prefer = fv.prefer
         rank = prefer.index(hit.label) if hit.label in prefer else len(prefer)
         for method, toks in (
-            ("label_beside", _beside(line, hit, by_line[hit.line])),
+            ("label_beside", _beside(lines, line, hit, starts)),
             ("label_below", None),
         ):
             if toks is None:
-                toks = _below(lines, line, hit, by_line)
+                toks = _below(lines, line, hit, by_line, start_toks)
             read = _read_value(fv.kind, toks, vocab)
             if read is None:
                 continue

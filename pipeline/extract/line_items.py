@@ -20,12 +20,22 @@ from pipeline.extract.models import LineItemDraft
 from pipeline.extract.normalize import find_dates, parse_money
 from pipeline.extract.vocab import LangVocab
 
-__all__ = ["Column", "find_header", "code_system_of", "extract_line_items"]
+__all__ = ["LineItemResult", "Column", "find_header", "code_system_of", "extract_line_items"]
 
 _COLUMN_KINDS = ("service_date", "code", "description", "quantity", "unit_price", "amount")
 _CODE_DIGIT_REPAIRS = str.maketrans(
     {"O": "0", "o": "0", "l": "1", "I": "1", "S": "5", "B": "8", "Z": "2"}
 )
+
+
+@dataclass
+class LineItemResult:
+    items: list[LineItemDraft]
+    evidence: list[ValueEvidence]
+    code_tokens: set[tuple[int, int, float]]
+    """(page, line, x0) of words read as procedure codes: not diagnoses."""
+    table_lines: set[int]
+    """Lines holding table rows: not places to look for labels."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,11 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
 
 
 def _assign(row: list[Tok], cols: list[Column]) -> dict[str, list[Tok]]:
-    bounds = [(a.x1 + b.x0) / 2 for a, b in zip(cols, cols[1:], strict=False)]
+    # text columns flow right up to the next header; numbers sit under their header
+    bounds = [
+        b.x0 - 0.005 if a.kind == "description" else (a.x1 + b.x0) / 2
+        for a, b in zip(cols, cols[1:], strict=False)
+    ]
     cells: dict[str, list[Tok]] = {c.kind: [] for c in cols}
     for tok in row:
         idx = sum(tok.xc >= b for b in bounds)
@@ -255,11 +269,12 @@ def extract_line_items(
     lines: list[LayoutLine],
     vocab: LangVocab,
     calibrator: Calibrator,
-) -> tuple[list[LineItemDraft], list[ValueEvidence], set[tuple[int, int, float]]]:
-    """Items in reading order, their evidence, and the tokens used as procedure codes."""
+) -> LineItemResult:
+    """Items in reading order, their evidence, and which words the table used."""
     cols: list[Column] | None = None
     closed = False
     items: list[_Item] = []
+    table_lines: set[int] = set()
     for p_idx in range(len(pages)):
         toks = [t for line in lines if line.page_index == p_idx for t in line.tokens]
         rows = rows_of(toks)
@@ -269,6 +284,7 @@ def extract_line_items(
             header = find_header(row, vocab)
             if header:
                 cols, closed, in_table, prev = header, False, True, None
+                table_lines |= {t.line_index for t in row}
                 continue
             if closed:
                 continue
@@ -283,11 +299,13 @@ def extract_line_items(
                 if cols is None and not (item.service_date and item.code):
                     continue
                 items.append(item)
+                table_lines |= {t.line_index for t in row}
                 prev = item
                 in_table = in_table or cols is not None
             elif prev is not None and _is_continuation(row, prev, cols, vocab):
                 prev.description.extend(t.text for t in row)
                 prev.tokens.extend(row)
+                table_lines |= {t.line_index for t in row}
     drafts: list[LineItemDraft] = []
     evidence: list[ValueEvidence] = []
     code_tokens: set[tuple[int, int, float]] = set()
@@ -314,4 +332,6 @@ def extract_line_items(
         if item.code_token is not None:
             t = item.code_token
             code_tokens.add((t.page_index, t.line_index, t.bbox[0]))
-    return drafts, evidence, code_tokens
+    return LineItemResult(
+        items=drafts, evidence=evidence, code_tokens=code_tokens, table_lines=table_lines
+    )
