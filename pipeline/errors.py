@@ -22,6 +22,8 @@ __all__ = [
     "ExportError",
     "LedgerError",
     "LeaseLostError",
+    "LabelsError",
+    "PromotionRefusedError",
 ]
 
 
@@ -83,3 +85,11 @@ class LedgerError(ClaimIntakeError, RuntimeError):
 
 class LeaseLostError(LedgerError):
     """A worker finished a packet whose lease another worker had already taken over."""
+
+
+class LabelsError(ClaimIntakeError, ValueError):
+    """A fraud labels CSV or claims folder is unreadable or does not match; names file and line."""
+
+
+class PromotionRefusedError(ClaimIntakeError, ValueError):
+    """A fraud model candidate is worse than CURRENT; the message holds both metrics."""
