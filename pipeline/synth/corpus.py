@@ -197,13 +197,13 @@ def _encode(
     nrng = np.random.default_rng(derive_seed(story_seed, 1, "scan/" + file.name))
     specs = [s.spec for s in file.sheets]
     if file.kind == "pdf":
-        pages = [
+        digital = [
             TruthPage(
                 file=file.name, page=i + 1, doc_type="other", document=s.doc, profile="digital"
             )
             for i, s in enumerate(file.sheets)
         ]
-        return pdf_bytes(specs), pages
+        return pdf_bytes(specs), digital
     if file.kind == "photo":
         spec = file.sheets[0].spec
         dpi = dpi_override or 300
@@ -341,7 +341,7 @@ def build_packet(
             layout=d.layout,
             pages=[ref for _, ref in sorted(placed[k], key=lambda t: t[0])],
             fields=d.fields,
-        )  # type: ignore[arg-type]
+        )
         for k, d in enumerate(docs)
     ]
     line_items = [

@@ -49,7 +49,7 @@ def degrade_page(
     gray: np.ndarray, plan: ScanPlan, nrng: np.random.Generator
 ) -> tuple[np.ndarray, list[str]]:
     """Apply `plan` to a clean uint8 grayscale page; returns the scan and the effect names."""
-    img = gray.astype(np.float32)
+    img: np.ndarray = gray.astype(np.float32)
     done: list[str] = []
     if plan.faint:
         img = 255.0 - (255.0 - img) * float(nrng.uniform(0.35, 0.6))
@@ -81,7 +81,7 @@ def degrade_page(
             img[h - bw :, :] = dark
         img[: max(2, bw // 3), :] = dark
         done.append("dark_border")
-    out = np.clip(img, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
     if plan.speckle:
         n = int(out.size * float(nrng.uniform(0.0005, 0.002)))
         ys = nrng.integers(0, out.shape[0], n)
@@ -90,9 +90,13 @@ def degrade_page(
         done.append("salt_pepper")
     if plan.jpeg_quality is not None:
         ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, plan.jpeg_quality])
-        if ok:
-            out = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
-            done.append(f"jpeg:{plan.jpeg_quality}")
+        decoded = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE) if ok else None
+        if decoded is None:
+            raise ValueError(
+                f"JPEG round trip failed at quality {plan.jpeg_quality} (valid: 1-100)"
+            )
+        out = np.asarray(decoded)
+        done.append(f"jpeg:{plan.jpeg_quality}")
     if plan.rotation:
         out = np.ascontiguousarray(np.rot90(out, k=-(plan.rotation // 90)))
         done.append(f"rotate:{plan.rotation}")
@@ -111,15 +115,14 @@ def photograph_card(
     )
     bg = np.ones((H, W, 3), np.float32) * table
     bg += nrng.normal(0, 6, (H, W, 1)).astype(np.float32)
-    src = np.float32([[0, 0], [cw, 0], [cw, ch], [0, ch]])
+    corners = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], dtype=np.float32)
+    src = corners
     jitter = max(ch, cw) * 0.04
-    dst = np.float32(
-        [
-            [pad + float(nrng.uniform(-jitter, jitter)), pad + float(nrng.uniform(-jitter, jitter))]
-            for _ in range(4)
-        ]
-    )
-    dst += np.float32([[0, 0], [cw, 0], [cw, ch], [0, ch]])
+    offsets = [
+        [pad + float(nrng.uniform(-jitter, jitter)), pad + float(nrng.uniform(-jitter, jitter))]
+        for _ in range(4)
+    ]
+    dst = np.array(offsets, dtype=np.float32) + corners
     m = cv2.getPerspectiveTransform(src, dst)
     warped = cv2.warpPerspective(card_rgb.astype(np.float32), m, (W, H), borderValue=(0, 0, 0))
     mask = cv2.warpPerspective(np.ones((ch, cw), np.float32), m, (W, H))[..., None]

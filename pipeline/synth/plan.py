@@ -20,6 +20,7 @@ from pipeline.synth.entities import (
     BillingCode,
     Dx,
     Patient,
+    Provider,
     billing_codes,
     implausible_diagnosis,
     make_patient,
@@ -149,6 +150,12 @@ def _inpatient_lines(rng: random.Random, start: dt.date, nights: int, dx: Dx) ->
     for d in days[:-1] if daily else days[:1]:
         lines.append(_line(rng, "0300", d, qty=1 if daily else len(days) - 1))
         lines.append(_line(rng, "0250", d, qty=1 if daily else len(days) - 1))
+        if daily:  # a fully itemized hospital bill: each day's labs and drugs on their own line
+            for code in _pick(
+                rng, ("85025", "80048", "J7030", "J0696", "J2405", "J1885"), rng.randrange(2, 6)
+            ):
+                qty = rng.choice((1, 2, 4)) if code.startswith("J") else 1
+                lines.append(_line(rng, code, d, qty=qty))
     lines.append(_line(rng, "0258", start, qty=rng.randrange(1, 4)))
     for code in _pick(rng, ("0320", "0350", "0730", "0410", "0270"), rng.randrange(1, 4)):
         lines.append(_line(rng, code, rng.choice(days)))
@@ -223,7 +230,7 @@ def _invoice_number(rng: random.Random, year: int) -> str:
     )
 
 
-def _invoice(rng: random.Random, provider, lines: list[ItemLine]) -> InvoiceContent:  # type: ignore[no-untyped-def]
+def _invoice(rng: random.Random, provider: Provider, lines: list[ItemLine]) -> InvoiceContent:
     last = max(li.service_date for li in lines)
     total = round(sum(li.amount for li in lines), 2)
     return InvoiceContent(
@@ -281,7 +288,7 @@ def plan_packet(seed: int, index: int) -> Story:
 
     claim_type: ClaimType = rng.choices(
         ("outpatient", "inpatient", "accident", "critical_illness"), weights=(35, 25, 25, 15)
-    )[0]  # type: ignore[assignment]
+    )[0]
     patient = make_patient(fake, rng)
     kind_hint = {
         "outpatient": rng.choice(
@@ -308,7 +315,7 @@ def plan_packet(seed: int, index: int) -> Story:
 
     visit = admission = discharge = accident = None
     place = description = None
-    nights = rng.randrange(1, 7)
+    nights = rng.randrange(1, 9)
     invoices: list[InvoiceContent] = []
     if claim_type == "outpatient":
         visit = anchor

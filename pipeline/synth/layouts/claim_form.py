@@ -7,6 +7,7 @@ from reportlab.pdfgen.canvas import Canvas
 from pipeline.synth.layouts.common import HEADERS, Ctx, RenderedDoc, draw_header, kv_block
 from pipeline.synth.render import FieldStyle, PageSpec, Pen
 from pipeline.synth.story import Story
+from pipeline.truth import TruthValue
 
 __all__ = ["draw_claim_form"]
 
@@ -109,7 +110,7 @@ def draw_claim_form(ctx: Ctx, story: Story) -> RenderedDoc:
         pen.line(m + 255, y, m + 400, y)
         pen.text(m + 260, y + 11, "Date", size=ctx.base * 0.8)
 
-    fields = {
+    fields: dict[str, TruthValue] = {
         "patient_name": ident.name,
         "patient_dob": ident.dob.isoformat() if ident.dob else None,
         "member_id": ident.member_id,

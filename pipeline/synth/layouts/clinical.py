@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from reportlab.pdfgen.canvas import Canvas
 
 from pipeline.synth.layouts.common import HEADERS, Ctx, RenderedDoc, draw_header, kv_block
 from pipeline.synth.render import FieldStyle, PageSpec, Pen
 from pipeline.synth.story import Story
+from pipeline.truth import TruthValue
 
 __all__ = ["draw_medical_record", "draw_certificate", "draw_accident_report"]
 
 _FIELD_STYLES: tuple[FieldStyle, ...] = ("beside", "above", "boxed")
 
 
-def _iso(d) -> str | None:  # type: ignore[no-untyped-def]
+def _iso(d: dt.date | None) -> str | None:
     return d.isoformat() if d is not None else None
 
 
@@ -90,7 +93,7 @@ def draw_medical_record(ctx: Ctx, story: Story) -> RenderedDoc:
             m, y + 30, f"Electronically signed by {story.provider.physician}", size=ctx.base * 0.85
         )
 
-    fields = {
+    fields: dict[str, TruthValue] = {
         "patient_name": ident.name,
         "patient_dob": _iso(ident.dob),
         "admission_date": _iso(story.admission_date) if inpatient else None,
@@ -156,7 +159,7 @@ def draw_certificate(ctx: Ctx, story: Story) -> RenderedDoc:
         pen.text(m, y + 12, f"{phys_label.rstrip(':')}: {physician}")
         pen.text(m, y + 24, f"NPI {story.provider.npi}", size=ctx.base * 0.85)
 
-    fields = {
+    fields: dict[str, TruthValue] = {
         "patient_name": ident.name,
         "patient_dob": _iso(ident.dob),
         "physician_name": physician,
@@ -208,7 +211,10 @@ def draw_accident_report(ctx: Ctx, story: Story) -> RenderedDoc:
         pen.line(m, y + 90, m + 220, y + 90)
         pen.text(m, y + 102, ctx.label("signature"), size=ctx.base * 0.8)
 
-    fields = {"patient_name": ident.name, "accident_date": _iso(story.accident_date)}
+    fields: dict[str, TruthValue] = {
+        "patient_name": ident.name,
+        "accident_date": _iso(story.accident_date),
+    }
     return RenderedDoc(
         "accident_report",
         f"accident_report/{variant}/{header}",

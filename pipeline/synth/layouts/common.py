@@ -7,6 +7,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pipeline.document import DocType
 from pipeline.synth.entities import Provider
 from pipeline.synth.render import FieldStyle, FontFamily, PageSpec, Pen, font_families, page_sizes
 from pipeline.synth.vocab import Vocabulary, format_date, format_money
@@ -55,7 +56,7 @@ class Ctx:
 class RenderedDoc:
     """A drawn document: its pages, and the truth of what they print."""
 
-    doc_type: str
+    doc_type: DocType
     layout: str
     pages: list[PageSpec]
     fields: dict[str, TruthValue]

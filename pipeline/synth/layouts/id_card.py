@@ -7,6 +7,7 @@ from reportlab.pdfgen.canvas import Canvas
 from pipeline.synth.layouts.common import Ctx, RenderedDoc
 from pipeline.synth.render import PageSpec, Pen
 from pipeline.synth.story import Story
+from pipeline.truth import TruthValue
 
 __all__ = ["draw_id_card", "CARD_W", "CARD_H"]
 
@@ -81,7 +82,7 @@ def draw_id_card(ctx: Ctx, story: Story) -> RenderedDoc:
             else:
                 back(pen, ox, oy + CARD_H + 24)
 
-    fields = {
+    fields: dict[str, TruthValue] = {
         "patient_name": name,
         "member_id": ident.member_id,
         "policy_number": ident.policy_number if show_policy else None,

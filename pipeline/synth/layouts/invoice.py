@@ -11,7 +11,7 @@ from pipeline.synth.layouts.common import Ctx, RenderedDoc, draw_header, kv_bloc
 from pipeline.synth.render import FieldStyle, PageSpec, Pen, TableStyle, fit_words, font_families
 from pipeline.synth.story import Identity, InvoiceContent
 from pipeline.synth.vocab import Vocabulary, format_date
-from pipeline.truth import TruthLineItem
+from pipeline.truth import TruthLineItem, TruthValue
 
 __all__ = ["draw_invoice"]
 
@@ -172,7 +172,7 @@ def draw_invoice(vocab: Vocabulary, inv: InvoiceContent, ident: Identity) -> Ren
         return paint
 
     pages = [PageSpec(ctx.size, painter(i, ch)) for i, ch in enumerate(chunks)]
-    fields = {
+    fields: dict[str, TruthValue] = {
         "invoice_number": inv.number,
         "invoice_date": inv.date.isoformat(),
         "provider_name": prov.name,
