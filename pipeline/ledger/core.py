@@ -37,7 +37,7 @@ import secrets
 import socket
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -57,7 +57,14 @@ from pipeline.ledger.models import (
     PacketRecord,
     Skip,
 )
-from pipeline.ledger.tables import claim_invoices, claims, ledger_meta, metadata, packets
+from pipeline.ledger.tables import (
+    claim_invoices,
+    claim_keys,
+    claims,
+    ledger_meta,
+    metadata,
+    packets,
+)
 from pipeline.schema import Claim
 
 __all__ = [
@@ -515,9 +522,25 @@ class Ledger:
         """The key this ledger stores for a patient, to query `claims_by_patient`."""
         return patient_key(name, dob, self._secret)
 
-    def record_claim(self, claim: Claim, packet_name: str | None = None) -> ClaimRecord:
-        """Store (or replace) a claim's history row and its invoices; created_at is kept."""
+    def record_claim(
+        self,
+        claim: Claim,
+        packet_name: str | None = None,
+        lookup_keys: Mapping[str, Iterable[str]] | None = None,
+    ) -> ClaimRecord:
+        """Store (or replace) a claim's history row, invoices and lookup keys; created_at is kept.
+
+        `lookup_keys` maps a kind ("fingerprint", "patient", ...) to already-hashed keys that
+        `claims_with_key` matches later; raw patient values must never be passed here.
+        """
         fields = claim.fields
+        line_dates = sorted(d for d in (_iso_date(li.service_date) for li in claim.line_items) if d)
+        first_day = _iso_date(fields.service_date_from.value) or (
+            line_dates[0] if line_dates else None
+        )
+        key_rows = sorted(
+            {(kind, key) for kind, keys in (lookup_keys or {}).items() for key in keys if key}
+        )
         invoices = [doc for doc in claim.documents if doc.doc_type == "invoice"]
         ordered = invoices + [doc for doc in claim.documents if doc.doc_type != "invoice"]
         provider = next(
@@ -550,6 +573,7 @@ class Ledger:
             ),
             "service_date_from": _iso_date(fields.service_date_from.value),
             "service_date_to": _iso_date(fields.service_date_to.value),
+            "service_date": first_day,
             "total_billed": _float(fields.total_billed.value),
             "currency": claim.currency,
         }
@@ -560,10 +584,16 @@ class Ledger:
             conn.execute(
                 sql_delete(claim_invoices).where(claim_invoices.c.claim_id == claim.claim_id)
             )
+            conn.execute(sql_delete(claim_keys).where(claim_keys.c.claim_id == claim.claim_id))
             conn.execute(sql_delete(claims).where(claims.c.claim_id == claim.claim_id))
             conn.execute(insert(claims).values(created_at=created or self._now(), **row))
             if invoice_rows:
                 conn.execute(insert(claim_invoices), invoice_rows)
+            if key_rows:
+                conn.execute(
+                    insert(claim_keys),
+                    [{"claim_id": claim.claim_id, "kind": k, "key": v} for k, v in key_rows],
+                )
             stored = conn.execute(select(claims).where(claims.c.claim_id == claim.claim_id)).one()
         return _claim_record(stored)
 
@@ -598,6 +628,23 @@ class Ledger:
         with self._tx() as conn:
             rows = conn.execute(query).all()
         return [InvoiceRecord.model_validate(row._asdict()) for row in rows]
+
+    def claims_with_key(
+        self, kind: str, key: str, exclude_claim_id: str | None = None
+    ) -> list[ClaimRecord]:
+        """Claims recorded with this lookup key, oldest first."""
+        matching = select(claim_keys.c.claim_id).where(
+            claim_keys.c.kind == kind, claim_keys.c.key == key
+        )
+        return self._claims(select(claims).where(claims.c.claim_id.in_(matching)), exclude_claim_id)
+
+    def claims_by_packet_sha256(
+        self, sha256: str, exclude_claim_id: str | None = None
+    ) -> list[ClaimRecord]:
+        """Claims made from exactly these packet bytes (a resubmitted packet)."""
+        return self._claims(
+            select(claims).where(claims.c.packet_sha256 == sha256), exclude_claim_id
+        )
 
     def claims_by_patient(
         self, key: str | None, exclude_claim_id: str | None = None

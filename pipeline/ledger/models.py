@@ -86,6 +86,7 @@ class ClaimRecord(_Record):
     patient_key: str | None
     service_date_from: str | None
     service_date_to: str | None
+    service_date: str | None = Field(description="first day of service")
     total_billed: float | None
     currency: str | None
     created_at: datetime

@@ -20,7 +20,15 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["metadata", "packets", "claims", "claim_invoices", "ledger_meta", "PACKET_STATES"]
+__all__ = [
+    "metadata",
+    "packets",
+    "claims",
+    "claim_invoices",
+    "claim_keys",
+    "ledger_meta",
+    "PACKET_STATES",
+]
 
 PACKET_STATES: tuple[str, ...] = ("discovered", "processing", "done", "quarantined")
 
@@ -64,6 +72,7 @@ claims = Table(
     Column("patient_key", String(64)),
     Column("service_date_from", String(10)),
     Column("service_date_to", String(10)),
+    Column("service_date", String(10)),  # first day of service: field, else earliest line item
     Column("total_billed", Float),
     Column("currency", String(3)),
     Column("created_at", DateTime, nullable=False),
@@ -84,6 +93,21 @@ claim_invoices = Table(
     Column("total", Float),
     Index("ix_invoices_npi_number", "provider_npi", "invoice_number"),
     Index("ix_invoices_claim", "claim_id"),
+)
+
+# Hashed lookup keys the fraud features ask by (invoice fingerprints, patient keys, ...):
+# the caller computes them, the ledger only stores and matches them.
+claim_keys = Table(
+    "claim_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "claim_id", String(128), ForeignKey("claims.claim_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(256), nullable=False),
+    UniqueConstraint("claim_id", "kind", "key", name="uq_claim_keys"),
+    Index("ix_claim_keys_kind_key", "kind", "key"),
 )
 
 ledger_meta = Table(
