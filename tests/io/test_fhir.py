@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
@@ -98,12 +99,12 @@ def _full_claim(claim_type: str = "inpatient") -> Claim:
     )
 
 
-def _resources(bundle: dict) -> dict[str, dict]:
+def _resources(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["resource"]["resourceType"]: entry["resource"] for entry in bundle["entry"]}
 
 
 def test_fhir_full_claim_bundle_validates_and_links(tmp_path: Path) -> None:
-    bundle = claim_to_fhir_bundle(_full_claim())
+    bundle: dict[str, Any] = claim_to_fhir_bundle(_full_claim())
     Bundle.model_validate(bundle)
     assert bundle["type"] == "collection"
     res = _resources(bundle)

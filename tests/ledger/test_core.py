@@ -171,6 +171,7 @@ def _spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_core_two_processes_never_both_claim(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     Ledger.open(path).close()
