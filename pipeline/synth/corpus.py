@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ CorpusProfile = Literal["digital", "scanned", "mixed"]
 _PROFILES = ("digital", "scanned", "mixed")
 FileKind = Literal["pdf", "image_pdf", "tiff_g4", "tiff_lzw", "png", "jpg", "photo"]
 SEPARATOR_RATE = 0.1
+_FIXED_TIME = time.gmtime(1767225600)  # 2026-01-01; Pillow stamps "now" into PDFs otherwise
 _FIELD_PRIORITY = (
     "claim_form",
     "id_document",
@@ -257,7 +259,15 @@ def _encode(
         )
     buf = io.BytesIO()
     if file.kind == "image_pdf":
-        images[0].save(buf, "PDF", save_all=True, append_images=images[1:], resolution=float(dpi))
+        images[0].save(
+            buf,
+            "PDF",
+            save_all=True,
+            append_images=images[1:],
+            resolution=float(dpi),
+            creationDate=_FIXED_TIME,
+            modDate=_FIXED_TIME,
+        )
     elif file.kind in ("tiff_g4", "tiff_lzw"):
         comp = "group4" if file.kind == "tiff_g4" else "tiff_lzw"
         images[0].save(

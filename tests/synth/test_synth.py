@@ -62,7 +62,7 @@ def _pdf_text(data: bytes) -> str:
 def test_corpus_same_seed_same_bytes(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     generate_corpus(a, 3, seed=5, profile="mixed", dpi=TEST_DPI)
-    generate_corpus(b, 3, seed=5, profile="mixed", dpi=TEST_DPI)
+    generate_corpus(b, 3, seed=5, profile="mixed", dpi=TEST_DPI, workers=2)
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b and files_a
