@@ -1,13 +1,12 @@
 """Label-anchored field extraction: find a label from the vocabulary, read the value beside or below it.
 
-Labels are matched fuzzily (difflib) so OCR noise like "Pat1ent Narne" still anchors, but
+Labels are matched fuzzily (edit distance after folding OCR look-alikes) so OCR noise like "Pat1ent Narne" still anchors, but
 short labels ("DOB", "NPI") must match exactly: a fuzzy three-letter label matches anything.
 Every candidate is typed (date, money, id, name ...) and validated before it can win.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
@@ -77,13 +76,29 @@ def _fold(text: str) -> str:
     return text
 
 
+def _edit_distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
 def _similar(a: str, b: str) -> float:
+    """1.0 for the same label after OCR folding; less for a typo or two; 0 otherwise.
+
+    Allowed edits grow with label length (one per six characters), so "Statement of"
+    (two edits from "Statement No") is not a label while "Polcy Number" is.
+    """
     a, b = _fold(a), _fold(b)
     if a == b:
         return 1.0
-    if len(b) <= _EXACT_ONLY_LEN or abs(len(a) - len(b)) > max(1, len(b) // 8):
+    if len(b) <= _EXACT_ONLY_LEN or abs(len(a) - len(b)) > max(1, len(b) // 6):
         return 0.0
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    dist = _edit_distance(a, b)
+    return 1.0 - dist / len(b) if dist <= max(1, len(b) // 6) else 0.0
 
 
 def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
@@ -91,7 +106,7 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     if hit.start == 0:
         return True
     toks = line.tokens
-    if toks[hit.end - 1].text.endswith(":") or toks[hit.start - 1].text.endswith((":", "|")):
+    if toks[hit.end - 1].text.endswith(":") or toks[hit.start - 1].text.endswith((":", "|", ",")):
         return True
     gap = toks[hit.start].bbox[0] - toks[hit.start - 1].bbox[2]
     return gap > 2.0 * max(toks[hit.start].height, 0.005)
@@ -226,6 +241,8 @@ def _read_value(
         for tok in _value_span(tokens[:7], 0.05):
             if not _NAME_WORD.match(tok.text) or tok.norm in stop:
                 break
+            if tok.text[0].islower() and tok.text.lower() not in vocab.name_particles:
+                break
             used.append(tok)
         while used and used[-1].text.strip(".,") == "":
             used.pop()
@@ -293,9 +310,11 @@ def _below(
     ]
     bound = min(right) if right else 1.0
     bottom = line.bbox[3]
-    for other in lines:
-        if other.page_index != line.page_index or other.index == line.index:
-            continue
+    below = sorted(
+        (o for o in lines if o.page_index == line.page_index and o.index != line.index),
+        key=lambda o: o.bbox[1],
+    )
+    for other in below:
         top = other.bbox[1]
         if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
             continue
@@ -307,6 +326,21 @@ def _below(
             return []  # the next row of labels: this form has no value under the label
         return toks
     return []
+
+
+def _wrapped(lines: list[LayoutLine], line: LayoutLine, hit: LabelHit) -> list[Tok]:
+    """In prose a label can end a line and its value start the next ("..., born / 1960-03-21")."""
+    if hit.end != len(line.tokens):
+        return []
+    height = max(t.height for t in line.tokens)
+    nxt = [
+        o
+        for o in lines
+        if o.page_index == line.page_index
+        and 0 <= o.bbox[1] - line.bbox[3] < 1.2 * height
+        and o.bbox[0] <= line.bbox[0] + 0.02
+    ]
+    return min(nxt, key=lambda o: o.bbox[1]).tokens if nxt else []
 
 
 def _table_header_lines(pages: list[Page], lines: list[LayoutLine], vocab: LangVocab) -> set[int]:
@@ -437,12 +471,17 @@ def extract_fields(
         line = lines[hit.line]
         prefer = fv.prefer
         rank = prefer.index(hit.label) if hit.label in prefer else len(prefer)
-        for method, toks in (
-            ("label_beside", _beside(lines, line, hit, starts)),
-            ("label_below", None),
+        for method, where in (
+            ("label_beside", "beside"),
+            ("label_below", "below"),
+            ("label_below", "wrapped"),
         ):
-            if toks is None:
+            if where == "beside":
+                toks = _beside(lines, line, hit, starts)
+            elif where == "below":
                 toks = _below(lines, line, hit, by_line, start_toks)
+            else:
+                toks = _wrapped(lines, line, hit)
             read = _read_value(fv.kind, toks, vocab)
             if read is None:
                 continue

@@ -57,11 +57,12 @@ def extract_diagnoses(
             if not _CODE_LIKE.match(raw):
                 continue
             dotted = bool(_DOTTED.match(raw))
-            if not dotted and not in_context:
+            if not dotted and (not in_context or not raw[0].isalpha()):
                 continue
             if not dotted and _HCPCS.match(raw) and not in_context:
                 continue
-            code = normalize_icd10(raw, repair_first=in_context)
+            # a leading digit is only repaired in a dotted code beside a label: "1951," is a year
+            code = normalize_icd10(raw, repair_first=in_context and dotted)
             valid = code is not None
             if code is None:
                 if not (dotted and in_context and raw[0].isalpha()):

@@ -85,6 +85,7 @@ class LangVocab(_Strict):
     untick_marks: list[str]
     title_words: list[str]
     name_stop_words: list[str]
+    name_particles: list[str] = Field(default_factory=list)
     diagnosis_context: list[str]
     table: TableVocab
 
