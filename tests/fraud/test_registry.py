@@ -1,0 +1,104 @@
+"""Train -> evaluate -> promote in temporary folders; untrusted files and worse models refused."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import LabelsError, PromotionRefusedError, UntrustedModelError
+from pipeline.fraud.history import InMemoryClaimHistory
+from pipeline.fraud.model import FraudModel
+from pipeline.fraud.reference import Bands
+from pipeline.fraud.registry import (
+    current_version,
+    evaluate,
+    load_model,
+    promote,
+    read_labels,
+    score_claim,
+    train_candidate,
+)
+from tests.fraud.conftest import labelled_run, make_claim
+
+
+def _fast() -> FraudModel:
+    return FraudModel(max_iter=25)
+
+
+def test_registry_train_evaluate_promote_round_trip(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    labels = labelled_run(tmp_path / "run")
+    first = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=_fast())
+    assert first.version == "v001"
+    assert (first.path / "model.skops").is_file() and (first.path / "card.md").is_file()
+    assert first.card.metrics.roc_auc is not None and first.card.metrics.roc_auc > 0.95
+    assert first.card.current_metrics is None
+    assert promote(first.version, models_dir=models) is None
+    assert current_version(models) == "v001"
+
+    metrics = evaluate(None, [labels], [tmp_path / "run"], models_dir=models)
+    assert metrics.n == 80 and metrics.n_fraud == 27
+    assert metrics.precision_at_10pct == 1.0
+
+    second = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=_fast())
+    assert second.version == "v002" and second.card.compared_with == "v001"
+    assert second.card.current_metrics is not None
+    assert promote("v002", models_dir=models) == "v001"
+
+    model = load_model(models_dir=models)
+    fraud = score_claim(make_claim("new", unit_price=900.0), InMemoryClaimHistory(), model)
+    assert fraud.model_version == "v002" and fraud.band == "high" and fraud.reasons
+    clean = score_claim(make_claim("ok"), InMemoryClaimHistory(), model)
+    assert clean.band == "low" and clean.score is not None and clean.score < fraud.score  # type: ignore[operator]
+
+
+def test_registry_refuses_worse_candidate_unless_forced(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    good = labelled_run(tmp_path / "good")
+    first = train_candidate([good], [tmp_path / "good"], models_dir=models, estimator=_fast())
+    promote(first.version, models_dir=models)
+    noise = labelled_run(tmp_path / "noise", seed=1, shuffle_labels=True)
+    worse = train_candidate([noise], [tmp_path / "noise"], models_dir=models, estimator=_fast())
+    with pytest.raises(PromotionRefusedError, match="ROC-AUC") as refused:
+        promote(worse.version, models_dir=models)
+    assert "v001" in str(refused.value) and worse.version in str(refused.value)
+    assert current_version(models) == "v001"
+    promote(worse.version, models_dir=models, force=True)
+    assert current_version(models) == worse.version
+
+
+def test_registry_refuses_pickle_renamed_skops(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    labels = labelled_run(tmp_path / "run")
+    candidate = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=_fast())
+    path = candidate.path / "model.skops"
+    path.write_bytes(pickle.dumps({"not": "a model"}))
+    with pytest.raises(UntrustedModelError, match="not a skops file"):
+        load_model(candidate.version, models_dir=models)
+
+
+def test_registry_labels_later_file_overrides(tmp_path: Path) -> None:
+    one, two = tmp_path / "a.csv", tmp_path / "b.csv"
+    one.write_text("claim_id,label\nx,1\ny,0\n")
+    two.write_text("claim_id,label\nx,0\n")
+    assert read_labels([one, two]) == {"x": 0, "y": 0}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("claim_id,label\nx,yes\n")
+    with pytest.raises(LabelsError, match="'yes'"):
+        read_labels([bad])
+
+
+def test_registry_bands_from_cut_offs() -> None:
+    bands = Bands(medium_from=0.3, high_from=0.7)
+    assert [bands.band(s) for s in (0.0, 0.29, 0.3, 0.69, 0.7, 1.0)] == [
+        "low",
+        "low",
+        "medium",
+        "medium",
+        "high",
+        "high",
+    ]
+    with pytest.raises(ValueError, match="must not exceed"):
+        Bands(medium_from=0.8, high_from=0.7)
