@@ -320,7 +320,7 @@ def build_packet(
     if profile not in _PROFILES:
         raise ConfigError(f"synth profile {profile!r} is not known; valid: {list(_PROFILES)}")
     vocab = vocabulary(language)
-    story = plan_packet(seed, index)
+    story = plan_packet(seed, index, language)
     rng = random.Random(derive_seed(seed, index, "arrange"))
     docs = _render_docs(story, seed, vocab)
     has_sep = profile != "digital" and rng.random() < SEPARATOR_RATE

@@ -29,6 +29,7 @@ from pipeline.synth.entities import (
     pick_diagnoses,
 )
 from pipeline.synth.story import Identity, InvoiceContent, ItemLine, Story
+from pipeline.synth.vocab import vocabulary
 
 __all__ = [
     "FRAUD_PATTERNS",
@@ -264,8 +265,9 @@ def _altered_dob(rng: random.Random, dob: dt.date) -> dt.date:
 
 
 @lru_cache(maxsize=1024)
-def plan_packet(seed: int, index: int) -> Story:
-    """The story of packet `index` of the corpus with `seed`."""
+def plan_packet(seed: int, index: int, language: str = "en") -> Story:
+    """The story of packet `index` of the corpus with `seed`; printed phrases come from `language`."""
+    vocab = vocabulary(language)
     rng = random.Random(derive_seed(seed, index))
     fake = Faker("en_US")
     fake.seed_instance(derive_seed(seed, index, "faker"))
@@ -281,7 +283,7 @@ def plan_packet(seed: int, index: int) -> Story:
             )
             patterns.append(second)
     if "duplicate_invoice" in patterns:
-        dup = _duplicate_of(seed, index, rng)
+        dup = _duplicate_of(seed, index, rng, language)
         if dup is not None:
             return dup
         patterns = [rng.choice(FRAUD_PATTERNS[1:])]
@@ -326,20 +328,8 @@ def plan_packet(seed: int, index: int) -> Story:
     elif claim_type == "accident":
         accident = anchor
         visit = anchor + dt.timedelta(days=rng.choice((0, 0, 0, 1)))
-        place = rng.choice(
-            ("Home", "Workplace", "Public road", "Sports field", "Supermarket", "Parking lot")
-        )
-        description = rng.choice(
-            (
-                "Slipped on a wet floor and fell onto outstretched hand.",
-                "Rear-end collision while stopped at a traffic light.",
-                "Fell from a ladder while cleaning gutters at home.",
-                "Twisted ankle while playing recreational soccer.",
-                "Cut hand on broken glass while washing dishes.",
-                "Cyclist struck by a turning car at an intersection.",
-                "Tripped on stairs at the workplace.",
-            )
-        )
+        place = rng.choice(vocab.phrases["accident_place"])
+        description = rng.choice(vocab.phrases["accident_kind"])
         invoices.append(_invoice(rng, provider, _accident_lines(rng, visit, primary)))
         if rng.random() < 0.3:
             ems = make_provider(fake, rng, "{city} Emergency Medical Services")
@@ -482,13 +472,13 @@ def plan_packet(seed: int, index: int) -> Story:
     )
 
 
-def _duplicate_of(seed: int, index: int, rng: random.Random) -> Story | None:
+def _duplicate_of(seed: int, index: int, rng: random.Random, language: str) -> Story | None:
     """Packet `index` resubmits an earlier packet's claim: same patient, same invoice (provider, number, lines)."""
     if index == 0:
         return None
     for _ in range(8):
         j = rng.randrange(max(0, index - 40), index)
-        orig = plan_packet(seed, j)
+        orig = plan_packet(seed, j, language)
         base = orig.identities["claim_form"]
         complete = all(d in orig.doc_types for d in CHECKLISTS[orig.claim_type])
         blank = None in (base.name, base.dob, base.member_id, base.policy_number)

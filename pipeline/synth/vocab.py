@@ -43,6 +43,7 @@ class Vocabulary(BaseModel):
     money_formats: tuple[str, ...]
     month_names: tuple[str, ...]
     phrases: dict[str, tuple[str, ...]]
+    text: dict[str, str]
     ocr_languages: str
 
 
@@ -163,10 +164,57 @@ _EN = Vocabulary(
             "Thank you for choosing our practice.",
             "Questions about this bill? Call our billing office.",
         ),
+        "complaint": (
+            "Follow-up of chronic conditions.",
+            "Acute symptoms for several days.",
+            "Referred for further evaluation.",
+            "Worsening symptoms despite treatment.",
+        ),
+        "accident_place": (
+            "Home",
+            "Workplace",
+            "Public road",
+            "Sports field",
+            "Supermarket",
+            "Parking lot",
+        ),
+        "yes_no": ("Yes", "No"),
+        "card_name": ("Member", "Member Name", "Name", "Subscriber"),
         "card_back": (
             "Present this card at each visit. Not a guarantee of coverage.",
             "Members: call the number on the back for benefits and eligibility.",
         ),
+    },
+    text={
+        "part_patient": "Part A - Patient / Insured Information",
+        "part_claim_type": "Part B - ",
+        "part_treatment": "Part C - Treatment",
+        "date": "Date",
+        "female": "Female",
+        "male": "Male",
+        "chief_complaint": "Chief Complaint",
+        "reason_admission": "Reason for Admission",
+        "vitals": "Vital Signs",
+        "hospital_course": "Hospital Course",
+        "history_exam": "History / Examination",
+        "plan_head": "Plan",
+        "esigned": "Electronically signed by {name}",
+        "first_consult": "Date of first consultation",
+        "to_whom": "To whom it may concern,",
+        "dx_table_code": "ICD-10-CM",
+        "dx_table_desc": "Diagnosis",
+        "dx_head": "Diagnosis:",
+        "time": "Time",
+        "describe_accident": "Describe how the accident happened:",
+        "injuries": "Injuries sustained:",
+        "police": "Police report filed",
+        "work_related": "Work related",
+        "rx_bin": "Rx BIN 610014",
+        "member_services": "Member services: 1-800-{phone}",
+        "providers_note": "Providers: submit claims electronically, payer ID 60054",
+        "continued": "continued",
+        "mrn": "MRN",
+        "patient_born": "Patient: {name}, born {dob}.",
     },
     ocr_languages="eng",
 )

@@ -69,12 +69,12 @@ def draw_claim_form(ctx: Ctx, story: Story) -> RenderedDoc:
         y = draw_header(pen, ctx, header, title, None, org_name=story.policy.insurer)
         m = 42.0
         w = pen.w - 2 * m
-        pen.text(m, y, "Part A - Patient / Insured Information", bold=True)
+        pen.text(m, y, ctx.text("part_patient"), bold=True)
         y += ctx.base * 1.8
         items = [
             (labels["patient_name"], ident.name or ""),
             (labels["patient_dob"], dob_txt),
-            (labels["sex"], "Female" if p.sex == "F" else "Male"),
+            (labels["sex"], ctx.text("female") if p.sex == "F" else ctx.text("male")),
             (labels["member_id"], ident.member_id or ""),
             (labels["policy_number"], ident.policy_number or ""),
             (labels["policy_effective_date"], eff_txt),
@@ -83,7 +83,7 @@ def draw_claim_form(ctx: Ctx, story: Story) -> RenderedDoc:
             items.append((labels["group"], story.policy.group))
         items.append((labels["address"], f"{p.street}, {p.city}, {p.state} {p.zip}"))
         y = kv_block(pen, m, y, w, items, cols, style) + 10
-        pen.text(m, y, "Part B - " + labels["claim_type"].rstrip(":"), bold=True)
+        pen.text(m, y, ctx.text("part_claim_type") + labels["claim_type"].rstrip(":"), bold=True)
         y += ctx.base * 2
         x = m
         for ct in checkbox_order:
@@ -94,7 +94,7 @@ def draw_claim_form(ctx: Ctx, story: Story) -> RenderedDoc:
                 ctx.vocab.claim_type_names[ct],
             )
         y += ctx.base * 2.6
-        pen.text(m, y, "Part C - Treatment", bold=True)
+        pen.text(m, y, ctx.text("part_treatment"), bold=True)
         y += ctx.base * 1.8
         treat = [(labels["provider"], story.provider.name)]
         if story.accident_date is not None:
@@ -108,7 +108,7 @@ def draw_claim_form(ctx: Ctx, story: Story) -> RenderedDoc:
         pen.text(m, y + 11, labels["signature"], size=ctx.base * 0.8)
         pen.text(m + 260, y - 3, sig_date)
         pen.line(m + 255, y, m + 400, y)
-        pen.text(m + 260, y + 11, "Date", size=ctx.base * 0.8)
+        pen.text(m + 260, y + 11, ctx.text("date"), size=ctx.base * 0.8)
 
     fields: dict[str, TruthValue] = {
         "patient_name": ident.name,

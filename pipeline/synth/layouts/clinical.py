@@ -42,7 +42,7 @@ def draw_medical_record(ctx: Ctx, story: Story) -> RenderedDoc:
     items = [
         (ctx.label("patient_name"), ident.name or ""),
         (ctx.label("patient_dob"), ctx.date(ident.dob)),
-        ("MRN", f"{rng.randrange(10**7):07d}"),
+        (ctx.text("mrn"), f"{rng.randrange(10**7):07d}"),
     ]
     if inpatient:
         items += [
@@ -53,16 +53,7 @@ def draw_medical_record(ctx: Ctx, story: Story) -> RenderedDoc:
         items.append((ctx.label("visit_date"), ctx.date(story.visit_date)))
     items.append((ctx.label("physician"), story.provider.physician))
     complaint = (
-        story.accident_description
-        if story.accident_description
-        else rng.choice(
-            (
-                "Follow-up of chronic conditions.",
-                "Acute symptoms for several days.",
-                "Referred for further evaluation.",
-                "Worsening symptoms despite treatment.",
-            )
-        )
+        story.accident_description if story.accident_description else ctx.phrase("complaint")
     )
     course = ctx.phrase("ip_course" if inpatient else ("ed_course" if ed else "op_note"))
     plan = ctx.phrase("plan")
@@ -77,11 +68,14 @@ def draw_medical_record(ctx: Ctx, story: Story) -> RenderedDoc:
         y = draw_header(pen, ctx, header, title, story.provider)
         y = kv_block(pen, m, y, w, items, 2, fstyle) + 10
         sections = [
-            ("Chief Complaint" if not inpatient else "Reason for Admission", [complaint]),
-            ("Vital Signs", [vitals]),
-            ("Hospital Course" if inpatient else "History / Examination", [course]),
+            (
+                ctx.text("chief_complaint") if not inpatient else ctx.text("reason_admission"),
+                [complaint],
+            ),
+            (ctx.text("vitals"), [vitals]),
+            (ctx.text("hospital_course") if inpatient else ctx.text("history_exam"), [course]),
             (dx_label, dx_lines),
-            ("Plan", [plan]),
+            (ctx.text("plan_head"), [plan]),
         ]
         for head, paras in sections:
             pen.text(m, y, head.upper() if fstyle == "boxed" else head, bold=True)
@@ -90,7 +84,7 @@ def draw_medical_record(ctx: Ctx, story: Story) -> RenderedDoc:
                 y = pen.paragraph(m + 10, y, w - 10, para) + 2
             y += ctx.base * 0.8
         pen.text(
-            m, y + 30, f"Electronically signed by {story.provider.physician}", size=ctx.base * 0.85
+            m, y + 30, ctx.text("esigned", name=story.provider.physician), size=ctx.base * 0.85
         )
 
     fields: dict[str, TruthValue] = {
@@ -120,7 +114,7 @@ def draw_certificate(ctx: Ctx, story: Story) -> RenderedDoc:
     items = [
         (ctx.label("patient_name"), ident.name or ""),
         (ctx.label("patient_dob"), ctx.date(ident.dob)),
-        ("Date of first consultation", ctx.date(onset)),
+        (ctx.text("first_consult"), ctx.date(onset)),
     ]
     statement = ctx.phrase("cert_statement")
     fstyle: FieldStyle = "boxed" if variant == "boxed-form" else rng.choice(("beside", "above"))
@@ -132,14 +126,19 @@ def draw_certificate(ctx: Ctx, story: Story) -> RenderedDoc:
         w = pen.w - 2 * m
         y = draw_header(pen, ctx, header, title, story.provider)
         if variant == "letter":
-            y = pen.paragraph(m, y + 6, w, "To whom it may concern,") + 6
+            y = pen.paragraph(m, y + 6, w, ctx.text("to_whom")) + 6
             y = (
                 pen.paragraph(
                     m,
                     y,
                     w,
-                    f"{statement} Patient: {ident.name or '__________'}, "
-                    f"born {ctx.date(ident.dob) or '__________'}.",
+                    statement
+                    + " "
+                    + ctx.text(
+                        "patient_born",
+                        name=ident.name or "__________",
+                        dob=ctx.date(ident.dob) or "__________",
+                    ),
                 )
                 + 10
             )
@@ -148,12 +147,21 @@ def draw_certificate(ctx: Ctx, story: Story) -> RenderedDoc:
             y = pen.paragraph(m, y, w, statement) + 8
         rows = [[d.code, d.description] for d in story.diagnoses]
         if variant == "statement-table":
-            y = pen.table(m, y, [90, w - 90], ["ICD-10-CM", "Diagnosis"], rows, "grid")
+            y = pen.table(
+                m,
+                y,
+                [90, w - 90],
+                [ctx.text("dx_table_code"), ctx.text("dx_table_desc")],
+                rows,
+                "grid",
+            )
         else:
-            pen.text(m, y, "Diagnosis:", bold=True)
+            pen.text(m, y, ctx.text("dx_head"), bold=True)
             y += ctx.base * 1.5
             for code, desc in rows:
-                y = pen.paragraph(m + 12, y, w - 12, f"{desc} (ICD-10: {code})")
+                y = pen.paragraph(
+                    m + 12, y, w - 12, f"{desc} ({ctx.text('dx_table_code')}: {code})"
+                )
         y += 46
         pen.line(m, y, m + 230, y)
         pen.text(m, y + 12, f"{phys_label.rstrip(':')}: {physician}")
@@ -185,10 +193,10 @@ def draw_accident_report(ctx: Ctx, story: Story) -> RenderedDoc:
     items = [
         (ctx.label("patient_name"), ident.name or ""),
         (ctx.label("accident_date"), ctx.date(story.accident_date)),
-        ("Time", when),
+        (ctx.text("time"), when),
         (ctx.label("accident_place"), story.accident_place or ""),
-        ("Police report filed", rng.choice(("Yes", "No", "N/A"))),
-        ("Work related", rng.choice(("Yes", "No"))),
+        (ctx.text("police"), ctx.phrase("yes_no")),
+        (ctx.text("work_related"), ctx.phrase("yes_no")),
     ]
     desc = story.accident_description or ""
     header = rng.choice(HEADERS[1:])
@@ -199,12 +207,12 @@ def draw_accident_report(ctx: Ctx, story: Story) -> RenderedDoc:
         w = pen.w - 2 * m
         y = draw_header(pen, ctx, header, title, None, org_name=story.policy.insurer)
         y = kv_block(pen, m, y, w, items, 2 if variant != "narrative" else 1, fstyle) + 10
-        pen.text(m, y, "Describe how the accident happened:", bold=True)
+        pen.text(m, y, ctx.text("describe_accident"), bold=True)
         y += ctx.base * 1.6
         if variant == "boxed-form":
             pen.rect(m, y - ctx.base, w, ctx.base * 7, width=0.7)
         y = pen.paragraph(m + 6, y + 4, w - 12, desc) + ctx.base * 6
-        pen.text(m, y, "Injuries sustained:", bold=True)
+        pen.text(m, y, ctx.text("injuries"), bold=True)
         pen.paragraph(
             m + 6, y + ctx.base * 1.6, w - 12, "; ".join(d.description for d in story.diagnoses[:1])
         )

@@ -48,6 +48,10 @@ class Ctx:
     def money(self, value: float) -> str:
         return format_money(value, self.money_fmt)
 
+    def text(self, key: str, **kw: str) -> str:
+        """A fixed printed string of the vocabulary, with `{placeholders}` filled."""
+        return self.vocab.text[key].format(**kw)
+
     def pick(self, options: Sequence[str]) -> str:
         return options[self.rng.randrange(len(options))]
 

@@ -26,7 +26,7 @@ def draw_id_card(ctx: Ctx, story: Story) -> RenderedDoc:
     ox = rng.choice((54.0, 72.0, 150.0))
     oy = rng.choice((60.0, 90.0, 140.0))
     lab = {k: ctx.label(k) for k in ("member_id", "policy_number", "patient_dob", "plan", "group")}
-    name_label = rng.choice(("Member", "Member Name", "Name", "Subscriber"))
+    name_label = ctx.phrase("card_name")
     pol = story.policy
     back_text = ctx.phrase("card_back")
     card_font_size = ctx.base * 0.8
@@ -60,16 +60,14 @@ def draw_id_card(ctx: Ctx, story: Story) -> RenderedDoc:
             pen.text(lx, ty, label.rstrip(":"), size=b * 0.8, gray=0.35)
             pen.text(lx + 78, ty, value, size=b, bold=label == name_label)
             ty += b * 1.75
-        pen.text(x + CARD_W - 8, y + CARD_H - 8, "Rx BIN 610014", size=b * 0.7, align="right")
+        pen.text(x + CARD_W - 8, y + CARD_H - 8, ctx.text("rx_bin"), size=b * 0.7, align="right")
 
     def back(pen: Pen, x: float, y: float) -> None:
         b = card_font_size
         pen.rect(x, y, CARD_W, CARD_H, width=1.0)
         pen.paragraph(x + 8, y + 18, CARD_W - 16, back_text, size=b * 0.85)
-        pen.text(x + 8, y + 70, f"Member services: 1-800-{rng_phone}", size=b * 0.85)
-        pen.text(
-            x + 8, y + 84, "Providers: submit claims electronically, payer ID 60054", size=b * 0.75
-        )
+        pen.text(x + 8, y + 70, ctx.text("member_services", phone=rng_phone), size=b * 0.85)
+        pen.text(x + 8, y + 84, ctx.text("providers_note"), size=b * 0.75)
 
     rng_phone = f"{rng.randrange(200, 999)}-{rng.randrange(10000):04d}"
 

@@ -158,7 +158,11 @@ def draw_invoice(vocab: Vocabulary, inv: InvoiceContent, ident: Identity) -> Ren
                 pen.paragraph(m, y + 40, avail, remit, size=ctx.base * 0.85)
             elif tstyle != "plain":
                 pen.text(
-                    m + avail, y + ctx.base * 1.6, "continued", size=ctx.base * 0.8, align="right"
+                    m + avail,
+                    y + ctx.base * 1.6,
+                    ctx.text("continued"),
+                    size=ctx.base * 0.8,
+                    align="right",
                 )
             if n_pages > 1 or always_page_numbers:
                 pen.text(
