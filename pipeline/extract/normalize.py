@@ -133,16 +133,18 @@ def find_dates(text: str, language: str = "en", order: str | None = None) -> lis
     months = load_vocab(language).date.months
     found: list[DateMatch] = []
     taken: list[tuple[int, int]] = []
-    for pattern, kind in _patterns(language):
-        if kind == "compact":
-            continue  # 20260302 is too easy to confuse with ids inside free text
-        for m in pattern.finditer(text):
-            if any(m.start() < e and s < m.end() for s, e in taken):
-                continue
-            value = _resolve(m, kind, order, months)
-            if value is not None:
-                found.append(DateMatch(value, m.start(), m.end()))
-                taken.append((m.start(), m.end()))
+    # the clean text first, then OCR look-alikes repaired (same length, so spans still fit)
+    for variant in dict.fromkeys((text, _repair_digits(text))):
+        for pattern, kind in _patterns(language):
+            if kind == "compact":
+                continue  # 20260302 is too easy to confuse with ids inside free text
+            for m in pattern.finditer(variant):
+                if any(m.start() < e and s < m.end() for s, e in taken):
+                    continue
+                value = _resolve(m, kind, order, months)
+                if value is not None:
+                    found.append(DateMatch(value, m.start(), m.end()))
+                    taken.append((m.start(), m.end()))
     return sorted(found, key=lambda d: d.start)
 
 

@@ -1,0 +1,96 @@
+"""Layouts seen in real and rendered documents: rows split into lines, titles, prose, grids."""
+
+from __future__ import annotations
+
+from pipeline.extract import extract_document
+
+
+def test_fields_value_on_a_separate_line_of_the_same_row(page, nlp) -> None:
+    # readers split a row at wide gaps: label and value arrive as two Line objects
+    p = page(
+        [
+            (0.15, [(0.10, "Name")]),
+            (0.15, [(0.23, "AARON K. MUNOZ")]),
+            (0.17, [(0.10, "Member ID")]),
+            (0.17, [(0.23, "FXE062832118")]),
+            (0.50, [(0.60, "Balance Due")]),
+            (0.50, [(0.85, "$12,837.95")]),
+        ]
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "AARON K. MUNOZ"
+    assert r.fields["member_id"].value == "FXE062832118"
+    inv = extract_document("invoice", [p], nlp)
+    assert inv.fields["total"].value == 12837.95
+
+
+def test_fields_titles_are_not_names(page, nlp) -> None:
+    p = page(
+        [
+            (0.05, [(0.55, "Physician's Statement of Diagnosis")]),
+            (0.10, [(0.60, "Patient Statement")]),
+            (0.15, [(0.10, "Patient: Joy R. Bryant, born")]),
+            (0.165, [(0.10, "1951-10-05. She was seen by me.")]),
+            (0.40, [(0.10, "Signed: Lindsay Morales, MD")]),
+        ]
+    )
+    r = extract_document("diagnosis_certificate", [p], nlp)
+    assert r.fields["physician_name"].value == "Lindsay Morales, MD"
+    assert r.fields["patient_name"].value == "Joy R. Bryant"
+    assert r.fields["patient_dob"].value == "1951-10-05"
+
+
+def test_icd_years_and_phone_numbers_near_diagnosis_label_are_not_codes(page, nlp) -> None:
+    p = page(
+        [
+            (0.05, [(0.5, "Statement of Diagnosis")]),
+            (0.10, [(0.1, "Date of Birth: October 5, 1951")]),
+            (0.12, [(0.1, "First consultation: March 12, 2025 Tel (274) 937-4963")]),
+            (0.20, [(0.1, "ICD-10-CM Diagnosis")]),
+            (0.22, [(0.1, "R07.9 Chest pain, unspecified")]),
+        ]
+    )
+    r = extract_document("diagnosis_certificate", [p], nlp)
+    assert [d.code for d in r.diagnoses] == ["R07.9"]
+
+
+def test_line_items_split_header_with_total_column(page, nlp) -> None:
+    p = page(
+        [
+            (0.22, [(0.07, "Date")]),
+            (0.22, [(0.18, "CPT/HCPCS Description")]),
+            (0.22, [(0.79, "Qty")]),
+            (0.22, [(0.88, "Total")]),
+            (0.24, [(0.07, "2025-06-29")]),
+            (0.24, [(0.18, "80053")]),
+            (0.24, [(0.27, "Comprehensive metabolic panel")]),
+            (0.24, [(0.81, "1")]),
+            (0.24, [(0.88, "39.60")]),
+            (0.26, [(0.07, "2025-06-29"), (0.18, "85025"), (0.27, "Blood count"), (0.81, "2")]),
+            (0.26, [(0.88, "57.06")]),
+            (0.30, [(0.67, "Amount Due")]),
+            (0.30, [(0.88, "96.66")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["total"].value == 96.66
+    assert [(i.code, i.quantity, i.amount) for i in r.line_items] == [
+        ("80053", 1.0, 39.6),
+        ("85025", 2.0, 57.06),
+    ]
+    assert r.line_items[0].description == "Comprehensive metabolic panel"
+
+
+def test_fields_ocr_noise_in_dates_and_money(page, nlp) -> None:
+    p = page(
+        [
+            (0.10, [(0.1, "Invoice No: 77812"), (0.6, "Invoice Date: O3/O5/2026")]),
+            (0.50, [(0.6, "Total Due: $1,2O4.5O")]),
+        ],
+        conf=0.7,
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["invoice_date"].value == "2026-03-05"
+    assert r.fields["total"].value == 1204.5
+    clean = extract_document("invoice", [page([(0.5, [(0.6, "Total Due: $1,204.50")])])], nlp)
+    assert r.fields["total"].confidence < clean.fields["total"].confidence
