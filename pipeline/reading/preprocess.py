@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.errors import OcrError, OcrTimeoutError
 
 __all__ = [
+    "MIN_SKEW_DEGREES",
     "PreprocessConfig",
     "PreprocessResult",
     "to_gray",
@@ -24,8 +25,10 @@ __all__ = [
     "osd_rotation",
     "detect_orientation",
     "estimate_skew",
+    "estimate_axis_and_skew",
     "deskew",
     "denoise",
+    "speckle_fraction",
     "normalize_contrast",
     "binarize",
     "remove_borders",
@@ -33,6 +36,10 @@ __all__ = [
     "preprocess",
     "to_source_bbox",
 ]
+
+
+MIN_SKEW_DEGREES = 0.1
+"""Smaller angles are left alone: resampling costs more legibility than it wins."""
 
 
 class PreprocessConfig(BaseModel):
@@ -45,6 +52,9 @@ class PreprocessConfig(BaseModel):
     max_skew_degrees: float = Field(default=10.0, gt=0, le=45)
     denoise: bool = True
     denoise_method: str = Field(default="median", pattern="^(median|nlmeans)$")
+    speckle_threshold: float = Field(
+        default=0.002, ge=0.0, description="isolated-pixel share above which a page is denoised"
+    )
     contrast: bool = True
     binarize: bool = False
     remove_borders: bool = True
@@ -172,21 +182,44 @@ def _mean_conf(gray: np.ndarray, lang: str, timeout: float) -> float:
     return float(np.mean(confs)) * min(1.0, len(confs) / 10) if confs else 0.0
 
 
+def _densest_band(gray: np.ndarray, share: float = 0.2) -> np.ndarray:
+    """The horizontal band of the page holding the most ink: enough text for a quick OCR vote."""
+    rows = _ink_mask(gray).sum(axis=1).astype(np.float64)
+    band = max(1, int(gray.shape[0] * share))
+    if rows.sum() == 0 or band >= gray.shape[0]:
+        return gray
+    window = np.convolve(rows, np.ones(band), mode="valid")
+    top = int(np.argmax(window))
+    return gray[top : top + band]
+
+
 def detect_orientation(
-    gray: np.ndarray, lang: str = "eng", min_osd_confidence: float = 2.0, timeout: float = 20.0
+    gray: np.ndarray,
+    lang: str = "eng",
+    lines_horizontal: bool = False,
+    min_osd_confidence: float = 0.3,
+    strong_osd_confidence: float = 5.0,
+    timeout: float = 20.0,
 ) -> int:
     """Clockwise degrees (0/90/180/270) that make the page upright.
 
-    Tesseract OSD first; when it declines or is unsure, the axis of the text lines picks
-    0/180 vs 90/270 and OCR confidence on a downscaled page picks between the two.
+    Tesseract OSD at near full resolution first (it is right even at low confidence on
+    level pages; measured on generated pages). When the caller has already turned the text
+    lines horizontal, a quarter-turn answer needs strong confidence. When OSD declines or
+    is unsure, OCR confidence on the densest text band decides between the two candidates.
     """
-    small = _downscale(gray, 1600)
-    osd = osd_rotation(small, timeout=timeout)
-    if osd is not None and osd[1] >= min_osd_confidence:
-        return osd[0]
-    base = 0 if _line_axis_is_horizontal(small) else 90
+    probe = _downscale(gray, 2400)
+    osd = osd_rotation(probe, timeout=timeout)
+    if osd is not None:
+        turn, confidence = osd
+        quarter = turn in (90, 270)
+        needed = strong_osd_confidence if (lines_horizontal and quarter) else min_osd_confidence
+        if confidence >= needed:
+            return turn
+    base = 0 if lines_horizontal else estimate_axis_and_skew(gray)[0]
     candidates = (base, base + 180)
-    scores = [_mean_conf(rotate_right_angle(small, c), lang, timeout) for c in candidates]
+    band = _densest_band(_downscale(gray, 1400))
+    scores = [_mean_conf(rotate_right_angle(band, c), lang, timeout) for c in candidates]
     if max(scores) <= 0.0:
         return 0  # no readable text either way (a barcode sheet, a photo): leave it as stored
     return candidates[int(np.argmax(scores))] % 360
@@ -200,16 +233,8 @@ def _downscale(gray: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
 
 
-def estimate_skew(gray: np.ndarray, max_degrees: float = 10.0) -> float:
-    """The angle (degrees, OpenCV's counter-clockwise sense) that levels the text lines; pass it to `deskew`.
-
-    Projection profile: the angle at which rows of ink are sharpest (largest variance of the
-    row sums), searched coarse then fine. Works on a downscaled ink mask, so it is cheap.
-    """
-    small = _downscale(gray, 1000)
-    mask = _ink_mask(small).astype(np.uint8) * 255
-    if mask.sum() == 0:
-        return 0.0
+def _skew_search(mask: np.ndarray, max_degrees: float) -> tuple[float, float]:
+    """(angle levelling the rows of `mask`, how sharp the rows are at that angle)."""
     height, width = mask.shape
     centre = (width / 2, height / 2)
 
@@ -217,20 +242,54 @@ def estimate_skew(gray: np.ndarray, max_degrees: float = 10.0) -> float:
         matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
         turned = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_NEAREST)
         profile = turned.sum(axis=1, dtype=np.float64)
-        return float(np.var(profile))
+        mean = float(profile.mean())
+        # Scale-free, so the two page axes can be compared.
+        return float(np.var(profile)) / (mean * mean) if mean > 0 else 0.0
 
-    best = 0.0
+    best, best_score = 0.0, sharpness(0.0)
     for step, span in ((1.0, max_degrees), (0.2, 1.0), (0.05, 0.2)):
         angles = np.arange(best - span, best + span + 1e-9, step)
         angles = angles[np.abs(angles) <= max_degrees]
         scores = [sharpness(float(a)) for a in angles]
-        best = float(angles[int(np.argmax(scores))])
-    return round(best, 2)
+        pick = int(np.argmax(scores))
+        best, best_score = float(angles[pick]), scores[pick]
+    return round(best, 2), best_score
+
+
+def estimate_skew(gray: np.ndarray, max_degrees: float = 10.0) -> float:
+    """The angle (degrees, OpenCV's counter-clockwise sense) that levels the text lines; pass it to `deskew`.
+
+    Projection profile: the angle at which rows of ink are sharpest, searched coarse then
+    fine on a downscaled ink mask, so it is cheap (~50 ms a page).
+    """
+    small = _downscale(gray, 1000)
+    mask = _ink_mask(small).astype(np.uint8) * 255
+    if mask.sum() == 0:
+        return 0.0
+    return _skew_search(mask, max_degrees)[0]
+
+
+def estimate_axis_and_skew(gray: np.ndarray, max_degrees: float = 10.0) -> tuple[int, float]:
+    """(0 or 90 clockwise degrees that make text lines horizontal, then the levelling angle).
+
+    Text lines give a sharp row profile along their own axis only, so comparing the best
+    profile of the page and of the page turned 90 degrees finds the line axis even on a
+    skewed page, where Tesseract's OSD is unsure.
+    """
+    small = _downscale(gray, 1000)
+    mask = _ink_mask(small).astype(np.uint8) * 255
+    if mask.sum() == 0:
+        return 0, 0.0
+    angle, score = _skew_search(mask, max_degrees)
+    turned_angle, turned_score = _skew_search(rotate_right_angle(mask, 90), max_degrees)
+    if turned_score > score * 1.2:
+        return 90, turned_angle
+    return 0, angle
 
 
 def deskew(image: np.ndarray, angle: float) -> np.ndarray:
     """Rotate by `angle` degrees (OpenCV's counter-clockwise sense), padding with paper colour."""
-    if abs(angle) < 0.05:
+    if abs(angle) < MIN_SKEW_DEGREES:
         return image
     height, width = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
@@ -244,6 +303,13 @@ def deskew(image: np.ndarray, angle: float) -> np.ndarray:
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=border,
     )
+
+
+def speckle_fraction(gray: np.ndarray) -> float:
+    """Share of the page that is isolated dark pixels: scanner or fax speckle, not strokes."""
+    mask = _ink_mask(gray).astype(np.uint8)
+    neighbours = cv2.filter2D(mask, -1, np.ones((3, 3), np.float32), borderType=cv2.BORDER_CONSTANT)
+    return float(((mask > 0) & (neighbours <= 1)).mean())
 
 
 def denoise(gray: np.ndarray, method: str = "median") -> np.ndarray:
@@ -326,23 +392,36 @@ def preprocess(
     if config.target_dpi is not None:
         gray, dpi = normalize_dpi(gray, dpi, config.target_dpi)
         steps.append("normalize_dpi")
-    if config.denoise:
+    if config.denoise and speckle_fraction(gray) >= config.speckle_threshold:
+        # Only speckled pages: a median filter thins clean small print and confuses OSD.
         gray = denoise(gray, config.denoise_method)
         steps.append(f"denoise_{config.denoise_method}")
     if config.contrast:
         gray = normalize_contrast(gray)
         steps.append("contrast")
     rotation = 0
-    if config.orientation:
-        rotation = detect_orientation(gray, lang=lang)
-        if rotation:
-            gray = rotate_right_angle(gray, rotation)
-        steps.append("orientation")
     skew = 0.0
-    if config.deskew:
-        skew = estimate_skew(gray, config.max_skew_degrees)
-        gray = deskew(gray, skew)
-        steps.append("deskew")
+    if config.orientation or config.deskew:
+        if config.orientation:
+            quarter, skew = estimate_axis_and_skew(gray, config.max_skew_degrees)
+        else:
+            quarter, skew = 0, estimate_skew(gray, config.max_skew_degrees)
+        turned = rotate_right_angle(gray, quarter)
+        level = deskew(turned, skew) if config.deskew else turned
+        rotation = quarter
+        if config.orientation:
+            extra = detect_orientation(level, lang=lang, lines_horizontal=True)
+            rotation = (quarter + extra) % 360
+            steps.append("orientation")
+        if not config.deskew:
+            skew = 0.0
+        gray = rotate_right_angle(gray, rotation)
+        if config.deskew:
+            if rotation != quarter and (rotation - quarter) % 180:
+                # OSD turned the page a further quarter: measure the skew again on its axis.
+                skew = estimate_skew(gray, config.max_skew_degrees)
+            gray = deskew(gray, skew)
+            steps.append("deskew")
     if config.binarize:
         gray = binarize(gray)
         steps.append("binarize")
@@ -374,7 +453,7 @@ def to_source_bbox(
         ],
         dtype=np.float64,
     )
-    if abs(skew) >= 0.05:
+    if abs(skew) >= MIN_SKEW_DEGREES:
         forward = cv2.getRotationMatrix2D((width / 2, height / 2), skew, 1.0)
         inverse = cv2.invertAffineTransform(forward)
         corners = corners @ inverse[:, :2].T + inverse[:, 2]

@@ -27,6 +27,7 @@ from pipeline.io.render import PageImage, render_page
 from pipeline.reading.layout import DEFAULT_GAP_FACTOR
 from pipeline.reading.ocr import load_default_calibrator, ocr_best, tesseract_lang
 from pipeline.reading.preprocess import (
+    MIN_SKEW_DEGREES,
     PreprocessConfig,
     ink_fraction,
     preprocess,
@@ -114,7 +115,7 @@ def _failed_page(job: PageJob, reason: str, size: tuple[float, float] = (1.0, 1.
 def _to_source_frame(
     lines: list[Line], rotation: int, skew: float, size: tuple[int, int]
 ) -> list[Line]:
-    if rotation == 0 and abs(skew) < 0.05:
+    if rotation == 0 and abs(skew) < MIN_SKEW_DEGREES:
         return lines
     mapped: list[Line] = []
     for line in lines:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.document import Page, Word
+from pipeline.document import Line, Page, Word
 from pipeline.reading.layout import DEFAULT_GAP_FACTOR, group_into_lines
 
 __all__ = [
@@ -94,45 +94,81 @@ class TextLayerDecision(BaseModel):
     reason: str
 
 
-def words_from_plumber_page(plumber_page: Any) -> list[Word]:
-    """Words of a pdfplumber page with boxes in page fractions (origin top-left of the crop box)."""
+def _plumber_words(plumber_page: Any) -> list[tuple[Word, str]]:
     x_origin, y_origin, x_end, y_end = (float(v) for v in plumber_page.bbox)
     width = max(x_end - x_origin, 1e-6)
     height = max(y_end - y_origin, 1e-6)
-    words: list[Word] = []
-    for raw in plumber_page.extract_words(keep_blank_chars=False, use_text_flow=False):
+    # pdfplumber assumes rotated glyphs read top-to-bottom; glyphs turned the other way
+    # (matrix b > 0, a page shown with /Rotate 270) read bottom-to-top.
+    turned = [c for c in plumber_page.chars if not c.get("upright", True)]
+    upward = sum(1 for c in turned if float(c["matrix"][1]) > 0)
+    rotated_dir = "btt" if turned and upward > len(turned) / 2 else "ttb"
+    found: list[tuple[Word, str]] = []
+    for raw in plumber_page.extract_words(
+        keep_blank_chars=False, use_text_flow=False, char_dir_rotated=rotated_dir
+    ):
         text = str(raw["text"]).strip()
         if not text:
             continue
-        words.append(
-            Word(
-                text=text,
-                confidence=TEXT_LAYER_CONFIDENCE,
-                bbox=(
-                    (float(raw["x0"]) - x_origin) / width,
-                    (float(raw["top"]) - y_origin) / height,
-                    (float(raw["x1"]) - x_origin) / width,
-                    (float(raw["bottom"]) - y_origin) / height,
-                ),
-            )
+        word = Word(
+            text=text,
+            confidence=TEXT_LAYER_CONFIDENCE,
+            bbox=(
+                (float(raw["x0"]) - x_origin) / width,
+                (float(raw["top"]) - y_origin) / height,
+                (float(raw["x1"]) - x_origin) / width,
+                (float(raw["bottom"]) - y_origin) / height,
+            ),
         )
-    return words
+        found.append((word, str(raw.get("direction", "ltr"))))
+    return found
+
+
+def words_from_plumber_page(plumber_page: Any) -> list[Word]:
+    """Words of a pdfplumber page with boxes in page fractions of the page as displayed
+    (pdfplumber applies /Rotate), origin top-left of the crop box."""
+    return [word for word, _ in _plumber_words(plumber_page)]
+
+
+# Vertical text (a portrait page shown turned by /Rotate): map boxes so lines run left to
+# right, group, then restore the original boxes. Values: (transform, rotation to upright).
+_VERTICAL = {
+    "ttb": (lambda b: (b[1], 1.0 - b[2], b[3], 1.0 - b[0]), 270),
+    "btt": (lambda b: (1.0 - b[3], b[0], 1.0 - b[1], b[2]), 90),
+}
 
 
 def read_text_layer(
     plumber_page: Any, file: str, page_number: int, gap_factor: float = DEFAULT_GAP_FACTOR
 ) -> Page:
-    """One pdfplumber page as a Page tree read from its text layer (sizes in PDF points)."""
+    """One pdfplumber page as a Page tree read from its text layer (sizes in PDF points).
+
+    Boxes refer to the page as displayed. When most words run vertically there, lines are
+    grouped along the text and `rotation` says how to turn the page to read it upright.
+    """
     x0, y0, x1, y1 = (float(v) for v in plumber_page.bbox)
     width, height = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
-    words = words_from_plumber_page(plumber_page)
+    found = _plumber_words(plumber_page)
+    words = [word for word, _ in found]
+    directions = [direction for _, direction in found]
+    rotation = 0
+    dominant = max(set(directions), key=directions.count) if directions else "ltr"
+    if dominant in _VERTICAL:
+        transform, rotation = _VERTICAL[dominant]
+        turned = [Word(text=w.text, confidence=w.confidence, bbox=transform(w.bbox)) for w in words]
+        back = {id(t): w for t, w in zip(turned, words, strict=True)}
+        grouped = group_into_lines(turned, aspect=width / height, gap_factor=gap_factor)
+        lines = [Line.from_words([back[id(t)] for t in line.words]) for line in grouped]
+    else:
+        lines = group_into_lines(words, aspect=height / width, gap_factor=gap_factor)
     return Page(
         file=file,
         page=page_number,
         width=width,
         height=height,
         reader="text_layer",
-        lines=group_into_lines(words, aspect=height / width, gap_factor=gap_factor),
+        rotation=rotation,
+        lines=lines,
     )
 
 

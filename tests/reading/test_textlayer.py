@@ -147,3 +147,29 @@ def test_textlayer_header_over_scanned_image_goes_to_ocr() -> None:
 def test_textlayer_unknown_language_is_named() -> None:
     with pytest.raises(ValueError, match="'xx'.*known"):
         text_layer_quality(_page_of(["a"]), language="xx")
+
+
+@pytest.mark.parametrize(("turn", "upright"), [(90, 270), (270, 90)])
+def test_textlayer_rotated_page_reads_lines_along_the_text(
+    tmp_path: Path, turn: int, upright: int
+) -> None:
+    from pypdf import PdfWriter
+
+    plain = tmp_path / "form.pdf"
+    _form_pdf(plain)
+    writer = PdfWriter(clone_from=plain)
+    writer.pages[0].rotate(turn)
+    turned = tmp_path / "turned.pdf"
+    with turned.open("wb") as fh:
+        writer.write(fh)
+    with pdfplumber.open(turned) as pdf:
+        page = read_text_layer(pdf.pages[0], "turned.pdf", 1)
+    assert page.rotation == upright
+    assert [line.text for line in page.lines][:3] == [
+        "Patient Name:",
+        "Maria Lopez",
+        "Date of Birth: 03/14/1975",
+    ]
+    # Boxes are in the displayed (landscape) page: a tall, thin box per line.
+    x0, y0, x1, y1 = page.lines[0].bbox
+    assert (y1 - y0) > (x1 - x0)
