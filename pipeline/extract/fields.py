@@ -95,6 +95,8 @@ def _similar(a: str, b: str) -> float:
     a, b = _fold(a), _fold(b)
     if a == b:
         return 1.0
+    if "#" in b and "#" not in a:
+        return 0.0  # "Statement #" without its '#' is just the word "Statement"
     if len(b) <= _EXACT_ONLY_LEN or abs(len(a) - len(b)) > max(1, len(b) // 6):
         return 0.0
     dist = _edit_distance(a, b)
@@ -125,6 +127,8 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
             for n in range(1, 6):
                 if i + n > len(norms):
                     break
+                if any(t.text.endswith(":") for t in line.tokens[i : i + n - 1]):
+                    break  # a colon ends a label: "Effective Date: Mar" is not one label
                 joined = "".join(norms[i : i + n])
                 for name, label, key in table:
                     score = _similar(joined, key)
@@ -229,6 +233,8 @@ def _read_value(
             if used and tok.text.islower():
                 break
             used.append(tok)
+        if used and any(d.start == 0 for d in find_dates(" ".join(t.text for t in span), lang)):
+            return None  # the start of a date ("2000" of "Jan 22, 2000" is not an id)
         ident = clean_id("".join(t.text for t in used)) if used else None
         if ident is None or not any(c.isdigit() for c in ident) or len(ident) < 3:
             return None
@@ -289,7 +295,17 @@ def _beside(
     return out
 
 
+def _cuts_a_date(line: LayoutLine, first: Tok, language: str) -> bool:
+    text, start = "", 0
+    for tok in line.tokens:
+        if tok is first:
+            start = len(text)
+        text += tok.text + " "
+    return any(d.start < start < d.end for d in find_dates(text, language))
+
+
 def _below(
+    vocab: LangVocab,
     lines: list[LayoutLine],
     line: LayoutLine,
     hit: LabelHit,
@@ -321,6 +337,8 @@ def _below(
         toks = [t for t in other.tokens if x0 - 0.02 <= t.xc < bound and t.bbox[2] > x0 - 0.01]
         if not toks:
             continue
+        if toks[0] is not other.tokens[0] and _cuts_a_date(other, toks[0], vocab.language):
+            return []  # the column edge falls inside a date printed under a wider label
         label_starts = {other.tokens[h.start].bbox[0] for h in hits.get(other.index, [])}
         if any(t.bbox[0] in label_starts for t in toks[:1]):
             return []  # the next row of labels: this form has no value under the label
@@ -463,7 +481,7 @@ def extract_fields(
     for hit in hits:
         target = hit.field
         if target == "service_dates":
-            if "service_date_from" not in wanted:
+            if "service_date_from" not in wanted and "visit_date" not in wanted:
                 continue
         elif target not in wanted:
             continue
@@ -479,7 +497,7 @@ def extract_fields(
             if where == "beside":
                 toks = _beside(lines, line, hit, starts)
             elif where == "below":
-                toks = _below(lines, line, hit, by_line, start_toks)
+                toks = _below(vocab, lines, line, hit, by_line, start_toks)
             else:
                 toks = _wrapped(lines, line, hit)
             read = _read_value(fv.kind, toks, vocab)
@@ -488,7 +506,14 @@ def extract_fields(
             value, used, valid = read
             if target == "service_dates" and isinstance(value, tuple):
                 first, second = value
-                for name, v in (("service_date_from", first), ("service_date_to", second or first)):
+                spans = (
+                    ("service_date_from", first),
+                    ("service_date_to", second or first),
+                    ("visit_date", first if second in (None, first) else None),
+                )
+                for name, v in spans:
+                    if v is None or name not in wanted:
+                        continue
                     cands.setdefault(name, []).append(
                         _Candidate(name, v, used, method, hit, valid, rank + 1)  # type: ignore[arg-type]
                     )
