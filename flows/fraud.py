@@ -132,8 +132,8 @@ def _build_flow() -> Flow[..., Metrics]:
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
 
-    train_task = task(train_candidate, cache_policy=NO_CACHE, name="train-fraud-candidate")
-    evaluate_task = task(evaluate, cache_policy=NO_CACHE, name="evaluate-fraud-model")
+    train_task = task(name="train-fraud-candidate", cache_policy=NO_CACHE)(train_candidate)
+    evaluate_task = task(name="evaluate-fraud-model", cache_policy=NO_CACHE)(evaluate)
 
     @flow(name="retrain-fraud-model", validate_parameters=False)
     def retrain_fraud_model(

@@ -308,7 +308,7 @@ def _frequency(claim: Claim, history: ClaimHistory) -> dict[str, float | None]:
 def compute_features(claim: Claim, history: ClaimHistory) -> FraudFeatures:
     """All features of `claim`; `history` holds the claims processed before it."""
     total = _number(claim.fields.total_billed.value)
-    return FraudFeatures(
+    values: dict[str, float | None] = dict(
         **_duplicates(claim, history),
         **_prices(claim),
         total_mismatch_rel=_total_mismatch(claim),
@@ -321,3 +321,4 @@ def compute_features(claim: Claim, history: ClaimHistory) -> FraudFeatures:
         n_line_items=float(len(claim.line_items)),
         total_billed_log=math.log1p(max(total, 0.0)) if total is not None else None,
     )
+    return FraudFeatures.model_validate(values)

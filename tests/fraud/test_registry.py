@@ -102,3 +102,13 @@ def test_registry_bands_from_cut_offs() -> None:
     ]
     with pytest.raises(ValueError, match="must not exceed"):
         Bands(medium_from=0.8, high_from=0.7)
+
+
+def test_registry_shipped_current_model_loads_and_scores() -> None:
+    model = load_model()  # models/fraud/CURRENT, through the skops allow-list
+    assert model.card.feature_names and model.card.metrics.roc_auc is not None
+    inflated = score_claim(make_claim("s1", unit_price=135.0 * 7), InMemoryClaimHistory(), model)
+    clean = score_claim(make_claim("s2"), InMemoryClaimHistory(), model)
+    assert inflated.score is not None and clean.score is not None
+    assert inflated.score > clean.score
+    assert inflated.model_version == model.version

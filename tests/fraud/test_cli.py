@@ -1,0 +1,44 @@
+"""`claim-intake fraud train|evaluate|promote` and the Prefect retraining flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.fraud import fraud_app
+from pipeline.fraud.registry import current_version
+from tests.fraud.conftest import labelled_run
+
+runner = CliRunner()
+
+
+def test_cli_train_evaluate_promote(tmp_path: Path) -> None:
+    labels = labelled_run(tmp_path / "run", n=60)
+    models = tmp_path / "models"
+    common = ["--labels", str(labels), "--claims", str(tmp_path / "run"), "--models", str(models)]
+    trained = runner.invoke(fraud_app, ["train", *common])
+    assert trained.exit_code == 0, trained.output
+    assert "v001" in trained.output and "roc_auc" in trained.output
+    promoted = runner.invoke(fraud_app, ["promote", "v001", "--models", str(models)])
+    assert promoted.exit_code == 0 and current_version(models) == "v001"
+    evaluated = runner.invoke(fraud_app, ["evaluate", *common])
+    assert evaluated.exit_code == 0 and "precision_at_10pct" in evaluated.output
+
+
+def test_cli_promote_unknown_version_is_a_clean_error(tmp_path: Path) -> None:
+    result = runner.invoke(fraud_app, ["promote", "v404", "--models", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "v404" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_cli_retrain_flow_trains_and_evaluates(tmp_path: Path) -> None:
+    from flows.fraud import retrain_fraud_model
+
+    labels = labelled_run(tmp_path / "run", n=60)
+    # .fn runs the flow body without a Prefect server; the tasks run in-process.
+    metrics = retrain_fraud_model.fn([labels], [tmp_path / "run"], tmp_path / "models")
+    assert metrics.n == 60 and metrics.roc_auc is not None
+    assert (tmp_path / "models" / "v001" / "card.json").is_file()
