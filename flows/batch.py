@@ -7,11 +7,14 @@ workers (one thread each), so both cores stay busy on one big packet or many sma
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import secrets
 import time
 import traceback
 from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,9 +35,14 @@ from pipeline.io.emit import (
     ensure_private_dir,
     write_quarantine,
 )
+from pipeline.io.exports import BatchCounts, write_batch_exports
+from pipeline.io.fhir import write_fhir
 from pipeline.io.ingest import PacketRef, discover_packets, packet_sha256
-from pipeline.process import Resources, load_resources, process_packet
+from pipeline.ledger import Claimed, Ledger, Skip, default_ledger_path, worker_identity
+from pipeline.ledger.history import LedgerClaimHistory
+from pipeline.process import Resources, apply_fraud, load_resources, process_packet
 from pipeline.reading.ocr import init_ocr_worker
+from pipeline.schema import Claim, Flag
 
 __all__ = ["PacketOutcome", "BatchSummary", "batch_flow", "batch_flow_for", "summary_table"]
 
@@ -47,7 +55,9 @@ class PacketOutcome(BaseModel):
     claim_id: str | None = None
     status: str | None = None
     quarantined: bool = False
+    skipped: bool = False
     reason: str | None = None
+    written: list[str] = Field(default_factory=list, description="files this packet wrote")
     seconds: dict[str, float] = Field(default_factory=dict)
 
 
@@ -59,9 +69,11 @@ class BatchSummary(BaseModel):
     pages: int
     claims_written: int
     quarantined: int
+    skipped: int
     needs_review: int
     incomplete: int
     ready: int
+    rejected: int
     seconds: float
     outcomes: list[PacketOutcome]
 
@@ -70,8 +82,28 @@ class BatchSummary(BaseModel):
         return self.pages / self.seconds if self.seconds > 0 else 0.0
 
 
+@dataclass
+class BatchContext:
+    """What every packet task of one batch shares."""
+
+    resources: Resources
+    executor: Executor | None
+    inbox: Path
+    out: Path
+    ledger: Ledger
+    history: LedgerClaimHistory
+    worker_id: str
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _source(ref: PacketRef, inbox: Path) -> str:
+    try:
+        return ref.root.relative_to(inbox).as_posix()
+    except ValueError:
+        return ref.name
 
 
 @task(cache_policy=NO_CACHE)
@@ -85,48 +117,115 @@ def write_output(path: Path, payload: BaseModel) -> Path:
 
 
 @task(cache_policy=NO_CACHE)
-def handle_packet(
-    ref: PacketRef,
-    resources: Resources,
-    executor: Executor | None,
-    inbox: Path,
-    out: Path,
-) -> PacketOutcome:
+def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
     """Process one packet; any failure quarantines it with its reason and the batch goes on."""
     logger = logging.getLogger("claim_intake.batch")
+    started = time.perf_counter()
+    out = context.out
     try:
-        result = process_packet(ref, resources, executor=executor, inbox=inbox)
+        sha = packet_sha256(ref)
+    except OSError as exc:
+        return _quarantine(
+            ref,
+            context,
+            None,
+            reason=f"packet cannot be read: {exc.strerror}",
+            error=type(exc).__name__,
+        )
+    claimed = context.ledger.claim_packet(
+        ref.name, _source(ref, context.inbox), sha, context.worker_id
+    )
+    if isinstance(claimed, Skip):
+        logger.info("packet %s skipped (%s)", ref.name, claimed.reason)
+        return PacketOutcome(
+            packet=ref.name, skipped=True, claim_id=claimed.claim_id, reason=claimed.reason
+        )
+    try:
+        result = process_packet(
+            ref, context.resources, executor=context.executor, inbox=context.inbox
+        )
     except UnreadablePacketError as exc:
-        return _quarantine(ref, out, reason=str(exc), error=type(exc).__name__)
+        return _quarantine(
+            ref, context, claimed, reason=str(exc), error=type(exc).__name__, sha=sha
+        )
     except Exception as exc:  # noqa: BLE001 - the batch edge: quarantine, log, go on
         logger.error("packet %s failed: %s", ref.name, type(exc).__name__)
         logger.debug("%s", traceback.format_exc())
         return _quarantine(
             ref,
-            out,
+            context,
+            claimed,
             reason=f"internal error while processing the packet ({type(exc).__name__}); "
             "the packet is kept for a re-run after a fix",
             error=type(exc).__name__,
+            sha=sha,
         )
     claim = result.claim
-    write_output(out / "claims" / f"{claim.claim_id}.json", claim)
+    claim = score_and_record(claim, ref.name, context)
+    claim_path = write_output(out / "claims" / f"{claim.claim_id}.json", claim)
+    fhir_path = write_fhir(out, claim)
+    if claimed.previous_claim_id and claimed.previous_claim_id != claim.claim_id:
+        _retire(out, claimed.previous_claim_id)
+    context.ledger.mark_done(
+        claimed, claim.claim_id, claim_path, seconds=time.perf_counter() - started
+    )
     logger.info("packet %s: %d pages, status %s", ref.name, result.pages, claim.status)
     return PacketOutcome(
         packet=ref.name,
         pages=result.pages,
         claim_id=claim.claim_id,
         status=claim.status,
+        written=[str(claim_path), str(fhir_path)],
         seconds=result.seconds,
     )
 
 
-def _quarantine(ref: PacketRef, out: Path, reason: str, error: str) -> PacketOutcome:
-    try:
-        sha: str | None = packet_sha256(ref)
-    except OSError:
-        sha = None
-    write_quarantine(
-        out,
+def score_and_record(claim: Claim, packet_name: str, context: BatchContext) -> Claim:
+    """Fraud score against the ledger's history, duplicate check, then record the claim."""
+    ledger = context.ledger
+    duplicates = [
+        record
+        for record in ledger.claims_by_packet_sha256(claim.packet.sha256, exclude_claim_id=None)
+        if record.packet_name not in (None, packet_name)
+    ]
+    if duplicates:
+        claim.flags.append(
+            Flag(
+                code="DUPLICATE_PACKET",
+                field=None,
+                severity="error",
+                message=f"the same packet bytes were already received as {duplicates[0].packet_name}",
+            )
+        )
+    claim = apply_fraud(claim, context.resources, context.history)
+    if duplicates:
+        claim.status = "rejected"
+    context.history.add(claim, packet_name=packet_name)
+    return claim
+
+
+def _retire(out: Path, claim_id: str) -> None:
+    """A packet's bytes changed: its older claim and bundle give way to the new version's."""
+    for folder in ("claims", "fhir"):
+        with contextlib.suppress(FileNotFoundError):
+            (out / folder / f"{claim_id}.json").unlink()
+
+
+def _quarantine(
+    ref: PacketRef,
+    context: BatchContext,
+    claimed: Claimed | None,
+    reason: str,
+    error: str,
+    sha: str | None = None,
+) -> PacketOutcome:
+    if sha is None:
+        try:
+            sha = packet_sha256(ref)
+        except OSError:
+            sha = None
+    path = write_quarantine(
+        context.out,
         QuarantineRecord(
             packet=ref.name,
             path=str(ref.root),
@@ -136,8 +235,10 @@ def _quarantine(ref: PacketRef, out: Path, reason: str, error: str) -> PacketOut
             quarantined_at=_now(),
         ),
     )
+    if claimed is not None:
+        context.ledger.mark_quarantined(claimed, reason)
     logging.getLogger("claim_intake.batch").warning("packet %s quarantined (%s)", ref.name, error)
-    return PacketOutcome(packet=ref.name, quarantined=True, reason=reason)
+    return PacketOutcome(packet=ref.name, quarantined=True, reason=reason, written=[str(path)])
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
@@ -160,23 +261,45 @@ def _progress(console: Console | None) -> Progress:
     )
 
 
-def _summarise(
-    batch_id: str, outcomes: list[PacketOutcome], seconds: float, out: Path
-) -> BatchSummary:
-    summary = BatchSummary(
+def _summarise(batch_id: str, outcomes: list[PacketOutcome], seconds: float) -> BatchSummary:
+    return BatchSummary(
         batch_id=batch_id,
         packets=len(outcomes),
         pages=sum(o.pages for o in outcomes),
-        claims_written=sum(1 for o in outcomes if o.claim_id),
+        claims_written=sum(1 for o in outcomes if o.claim_id and not o.skipped),
         quarantined=sum(1 for o in outcomes if o.quarantined),
+        skipped=sum(1 for o in outcomes if o.skipped),
         needs_review=sum(1 for o in outcomes if o.status == "needs_review"),
         incomplete=sum(1 for o in outcomes if o.status == "incomplete"),
         ready=sum(1 for o in outcomes if o.status == "ready"),
+        rejected=sum(1 for o in outcomes if o.status == "rejected"),
         seconds=round(seconds, 3),
         outcomes=outcomes,
     )
-    atomic_write_json(out / "batches" / batch_id / "summary.json", summary)
-    return summary
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def write_batch_files(
+    out: Path, summary: BatchSummary, started_at: datetime, finished_at: datetime
+) -> Path:
+    """claims.jsonl, line_items.csv, summary.json and the manifest of everything written."""
+    claims = [
+        Claim.model_validate_json((out / "claims" / f"{o.claim_id}.json").read_bytes())
+        for o in summary.outcomes
+        if o.claim_id and not o.skipped
+    ]
+    summary_path = atomic_write_json(out / "batches" / summary.batch_id / "summary.json", summary)
+    written = [Path(p) for o in summary.outcomes for p in o.written] + [summary_path]
+    counts = BatchCounts(
+        packets=summary.packets,
+        claims=summary.claims_written,
+        quarantined=summary.quarantined,
+        skipped=summary.skipped,
+        pages=summary.pages,
+    )
+    return write_batch_exports(
+        out, summary.batch_id, claims, written, counts, started_at, finished_at
+    )
 
 
 @flow(name="claim-intake-batch", validate_parameters=False, log_prints=False)
@@ -187,10 +310,11 @@ def batch_flow(
     config: Path | None = None,
     show_progress: bool = False,
 ) -> BatchSummary:
-    """Inbox in, claim files out; packets run `workers` at a time."""
+    """Inbox in, claim files out; packets run `workers` at a time, done packets are skipped."""
     logger = get_run_logger()
+    started_at = datetime.now(UTC)
     started = time.perf_counter()
-    batch_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    batch_id = started_at.strftime("%Y%m%dT%H%M%S") + f"-{secrets.token_hex(3)}"
     settings = load_settings(config)
     ensure_private_dir(out / "claims")
     refs = discover(inbox)
@@ -198,22 +322,37 @@ def batch_flow(
     resources = load_resources(settings)
     console = Console(stderr=True) if show_progress else None
     outcomes: list[PacketOutcome] = []
-    with _executor(workers) as executor, _progress(console) as progress:
+    with (
+        Ledger.open(settings.ledger_url or default_ledger_path(out)) as ledger,
+        _executor(workers) as executor,
+        _progress(console) as progress,
+    ):
+        context = BatchContext(
+            resources=resources,
+            executor=executor,
+            inbox=inbox,
+            out=out,
+            ledger=ledger,
+            history=LedgerClaimHistory(ledger),
+            worker_id=worker_identity(),
+        )
         bar = progress.add_task("packets", total=len(refs))
         pages_bar = progress.add_task("pages", total=None)
-        futures = [handle_packet.submit(ref, resources, executor, inbox, out) for ref in refs]
+        futures = [handle_packet.submit(ref, context) for ref in refs]
         for future in as_completed(futures):
             outcome = future.result()
             outcomes.append(outcome)
             progress.advance(bar)
             progress.advance(pages_bar, outcome.pages)
     outcomes.sort(key=lambda o: o.packet)
-    summary = _summarise(batch_id, outcomes, time.perf_counter() - started, out)
+    summary = _summarise(batch_id, outcomes, time.perf_counter() - started)
+    write_batch_files(out, summary, started_at, datetime.now(UTC))
     logger.info(
-        "batch %s: %d claims, %d quarantined, %d pages",
+        "batch %s: %d claims, %d quarantined, %d skipped, %d pages",
         batch_id,
         summary.claims_written,
         summary.quarantined,
+        summary.skipped,
         summary.pages,
     )
     return summary

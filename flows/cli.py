@@ -137,6 +137,17 @@ def evaluate(
         atomic_write_text(json_file, report.model_dump_json(indent=2) + "\n")
 
 
+def _register_subcommands() -> None:
+    from flows.fraud import fraud_app
+
+    app.add_typer(
+        fraud_app, name="fraud", help="the fraud analyst's loop: train, evaluate, promote"
+    )
+
+
+_register_subcommands()
+
+
 def main() -> None:
     try:
         app()

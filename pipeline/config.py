@@ -32,6 +32,10 @@ class Settings(BaseModel):
     currency: str = "USD"
     models_dir: Path = DEFAULT_MODELS_DIR
     checklists: Path | None = Field(default=None, description="a user's checklist file")
+    ledger_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a shared ledger (e.g. PostgreSQL); default OUT/ledger.sqlite",
+    )
     ingest: IngestLimits = Field(default_factory=IngestLimits)
     reading: ReadingConfig = Field(default_factory=ReadingConfig)
     review: ReviewThresholds = Field(default_factory=ReviewThresholds)

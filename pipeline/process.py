@@ -7,6 +7,7 @@ extracts and checks one packet and returns its claim. Nothing here writes files.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ from pipeline.classify.pages import PageClassifier, PageLabel, load_page_classif
 from pipeline.classify.split import split_packet
 from pipeline.config import Settings
 from pipeline.document import ReadPacket
+from pipeline.errors import ModelNotFoundError
 from pipeline.extract import build_nlp, extract_document, merge_diagnoses
+from pipeline.fraud.history import ClaimHistory
+from pipeline.fraud.registry import RegisteredModel, load_model, score_claim
 from pipeline.io.ingest import PacketRef, open_packet, packet_sha256
 from pipeline.reading.reader import read_packet
 from pipeline.schema import (
@@ -40,6 +44,7 @@ from pipeline.schema import (
     ClaimDocument,
     Diagnosis,
     Flag,
+    Fraud,
     LineItem,
     PacketInfo,
     PageRef,
@@ -54,7 +59,10 @@ __all__ = [
     "classify_pages",
     "build_claim",
     "pipeline_version",
+    "apply_fraud",
 ]
+
+log = logging.getLogger(__name__)
 
 PAGE_CLASSIFIER_FILE = "page_classifier.skops"
 
@@ -74,16 +82,48 @@ class Resources:
     nlp: Any
     page_classifier: PageClassifier
     checklists: Checklists
-    fraud_scorer: Any | None = None
+    fraud_model: RegisteredModel | None = None
 
 
 def load_resources(settings: Settings) -> Resources:
+    try:
+        fraud_model: RegisteredModel | None = load_model(models_dir=settings.models_dir / "fraud")
+    except ModelNotFoundError as exc:
+        log.warning("no fraud model: %s; claims are written with fraud band 'unscored'", exc)
+        fraud_model = None
     return Resources(
         settings=settings,
         nlp=build_nlp(settings.language),
         page_classifier=load_page_classifier(settings.models_dir / PAGE_CLASSIFIER_FILE),
         checklists=load_checklists(settings.checklists),
+        fraud_model=fraud_model,
     )
+
+
+def apply_fraud(claim: Claim, resources: Resources, history: ClaimHistory) -> Claim:
+    """Score the claim against earlier claims; a high band sends it to an investigator."""
+    if resources.fraud_model is None:
+        claim.fraud = Fraud()
+        claim.flags.append(
+            Flag(
+                code="FRAUD_UNSCORED",
+                severity="info",
+                message="no fraud model is installed (models/fraud/CURRENT); the claim is not scored",
+            )
+        )
+        return claim
+    claim.fraud = score_claim(claim, history, resources.fraud_model)
+    if claim.fraud.band == "high":
+        claim.flags.append(
+            Flag(
+                code="FRAUD_RISK",
+                field="fraud",
+                severity="review",
+                message=f"fraud score {claim.fraud.score:.2f} is in the high band; refer to investigation",
+            )
+        )
+    claim.status = decide_status(claim.completeness, claim.flags)  # type: ignore[assignment]
+    return claim
 
 
 def claim_id_for(packet_sha: str) -> str:
@@ -236,8 +276,6 @@ def build_claim(
         flags=flags,
         pipeline_version=pipeline_version(),
     )
-    if resources.fraud_scorer is not None:
-        claim.fraud = resources.fraud_scorer.score(claim)
     claim.status = decide_status(completeness, claim.flags)  # type: ignore[assignment]
     return claim
 
