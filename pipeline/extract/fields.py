@@ -28,7 +28,7 @@ __all__ = ["LabelHit", "find_labels", "extract_fields", "FUZZY_THRESHOLD"]
 
 FUZZY_THRESHOLD = 0.84
 _EXACT_ONLY_LEN = 4
-_MAX_BELOW_LINES = 3.5  # label heights between a label and a value printed under it
+_MAX_BELOW_LINES = 2.0  # label heights between a label and a value printed under it
 
 
 @dataclass(frozen=True)
@@ -337,6 +337,8 @@ def _below(
         toks = [t for t in other.tokens if x0 - 0.02 <= t.xc < bound and t.bbox[2] > x0 - 0.01]
         if not toks:
             continue
+        if toks[0].bbox[0] > x1 + 0.02 or toks[-1].bbox[2] < x0 - 0.02:
+            return []  # the nearest line below has nothing under this label
         if toks[0] is not other.tokens[0] and _cuts_a_date(other, toks[0], vocab.language):
             return []  # the column edge falls inside a date printed under a wider label
         label_starts = {other.tokens[h.start].bbox[0] for h in hits.get(other.index, [])}
@@ -344,6 +346,13 @@ def _below(
             return []  # the next row of labels: this form has no value under the label
         return toks
     return []
+
+
+def _in_phrase(line: LayoutLine, hit: LabelHit, beside: list[Tok]) -> bool:
+    label = line.tokens[hit.start : hit.end]
+    if not beside or label[-1].text.endswith((":", "#", ".")):
+        return False
+    return beside[0].bbox[0] - label[-1].bbox[2] < 1.5 * label[-1].height
 
 
 def _wrapped(lines: list[LayoutLine], line: LayoutLine, hit: LabelHit) -> list[Tok]:
@@ -489,6 +498,7 @@ def extract_fields(
         line = lines[hit.line]
         prefer = fv.prefer
         rank = prefer.index(hit.label) if hit.label in prefer else len(prefer)
+        beside: list[Tok] = []
         for method, where in (
             ("label_beside", "beside"),
             ("label_below", "below"),
@@ -496,6 +506,9 @@ def extract_fields(
         ):
             if where == "beside":
                 toks = _beside(lines, line, hit, starts)
+                beside = toks
+            elif _in_phrase(line, hit, beside):
+                break  # "Patient Statement" is a title, not a label with its value elsewhere
             elif where == "below":
                 toks = _below(vocab, lines, line, hit, by_line, start_toks)
             else:
