@@ -27,6 +27,8 @@ __all__ = [
     "align_words",
     "word_errors",
     "collect_pairs",
+    "CALIBRATION_KINDS",
+    "reliability",
     "ablation",
     "timing",
     "main",
@@ -224,32 +226,58 @@ def word_errors(truth: list[str], read: list[str]) -> int:
     return errors
 
 
+CALIBRATION_KINDS: tuple[str, ...] = ("clean", "noise", "faint", "blur", "lowres", "combo", "skew")
+
+
 def collect_pairs(
-    pages: int, seed: int, kinds: tuple[str, ...] = ("clean", "noise", "faint", "blur", "lowres")
+    pages: int, seed: int, kinds: tuple[str, ...] = CALIBRATION_KINDS
 ) -> tuple[list[float], list[bool]]:
-    """(raw confidence, correct) for every word Tesseract reads on `pages` generated pages.
+    """(raw confidence, correct) for every word read on `pages` generated pages.
 
-    Pages are read as they come (no clean-up), so the table covers poor reads as well.
+    Pages go through the production path (`preprocess`, then `ocr_best`), in small print
+    (7-11 pt) so that poor reads are well represented.
     """
-    from pipeline.reading.ocr import ConfidenceCalibrator as _Cal
+    from pipeline.reading.ocr import ocr_best
+    from pipeline.reading.preprocess import preprocess
 
-    identity = _Cal().fit([0.0, 100.0], [False, True])  # placeholder map; raw values are kept
+    identity = ConfidenceCalibrator().fit([0.0, 100.0], [False, True])  # raw values are kept
     rng = random.Random(seed)
     raws: list[float] = []
     correct: list[bool] = []
     for index in range(pages):
         image, truth_lines = synthetic_page(
-            seed * 1000 + index, font_pt=rng.choice([8.0, 9.0, 11.0])
+            seed * 1000 + index, font_pt=rng.choice([7.0, 8.0, 9.0, 11.0])
         )
         kind = kinds[index % len(kinds)]
-        degraded, _dpi = degrade(image, kind, rng)
-        read = ocr_image(degraded, "eng", psm=3, calibrator=identity)
+        degraded, dpi = degrade(image, kind, rng)
+        cleaned = preprocess(degraded, dpi)
+        read = ocr_best(cleaned.image, "eng", calibrator=identity)
         words = [w for line in read.lines for w in line.words]
         truth_words = " ".join(truth_lines).split()
         flags = align_words(truth_words, [w.text for w in words])
         raws.extend(float(w.raw_confidence or 0.0) for w in words)
         correct.extend(flags)
     return raws, correct
+
+
+def reliability(
+    raws: list[float], correct: list[bool], calibrator: ConfidenceCalibrator, bins: int = 10
+) -> tuple[float, list[tuple[float, float, int]]]:
+    """Expected calibration error and (mean predicted, accuracy, count) per confidence bin."""
+    predicted = calibrator.predict(raws)
+    truth = np.asarray(correct, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    table: list[tuple[float, float, int]] = []
+    ece = 0.0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (predicted >= low) & ((predicted < high) | (high == 1.0))
+        count = int(inside.sum())
+        if count == 0:
+            continue
+        mean_p, accuracy = float(predicted[inside].mean()), float(truth[inside].mean())
+        ece += count / len(truth) * abs(mean_p - accuracy)
+        table.append((round(mean_p, 3), round(accuracy, 3), count))
+    return round(ece, 4), table
 
 
 ABLATION_KINDS: tuple[str, ...] = (
@@ -331,7 +359,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--timing", action="store_true", help="seconds per page, one OCR thread vs default"
     )
+    parser.add_argument(
+        "--reliability",
+        action="store_true",
+        help="score the shipped table on fresh pages (use another --seed than the fit)",
+    )
     args = parser.parse_args(argv)
+    if args.reliability:
+        from pipeline.reading.ocr import load_default_calibrator
+
+        raws, correct = collect_pairs(args.pages, args.seed)
+        ece, table = reliability(raws, correct, load_default_calibrator("eng"))
+        print(f"{len(raws)} words, accuracy {np.mean(correct):.3f}, ECE {ece}")
+        for mean_p, accuracy, count in table:
+            print(f"  predicted {mean_p:.3f}  observed {accuracy:.3f}  n={count}")
+        return
     if args.timing:
         for label, seconds in timing(args.pages, args.seed).items():
             print(f"{label:<20} {seconds:.2f} s/page")

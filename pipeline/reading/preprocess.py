@@ -375,9 +375,16 @@ def normalize_dpi(gray: np.ndarray, dpi: float, target: float = 300.0) -> tuple[
 
 
 def preprocess(
-    image: np.ndarray, dpi: float, config: PreprocessConfig | None = None, lang: str = "eng"
+    image: np.ndarray,
+    dpi: float,
+    config: PreprocessConfig | None = None,
+    lang: str = "eng",
+    timeout: float = 20.0,
 ) -> PreprocessResult:
-    """Run the configured steps in order; a blank page stops early and is flagged."""
+    """Run the configured steps in order; a blank page stops early and is flagged.
+
+    Raises OcrError / OcrTimeoutError only when orientation needs an OCR vote that fails.
+    """
     config = config or PreprocessConfig()
     gray = to_gray(image)
     steps: list[str] = []
@@ -389,13 +396,14 @@ def preprocess(
         steps.append("remove_borders")
     if is_blank(gray, config.blank_ink_fraction):
         return PreprocessResult(image=gray, dpi=dpi, blank=True, steps=steps)
+    if config.denoise and speckle_fraction(gray) >= config.speckle_threshold:
+        # Only speckled pages (a median filter thins clean small print and confuses OSD),
+        # and before resampling, while specks are still isolated pixels.
+        gray = denoise(gray, config.denoise_method)
+        steps.append(f"denoise_{config.denoise_method}")
     if config.target_dpi is not None:
         gray, dpi = normalize_dpi(gray, dpi, config.target_dpi)
         steps.append("normalize_dpi")
-    if config.denoise and speckle_fraction(gray) >= config.speckle_threshold:
-        # Only speckled pages: a median filter thins clean small print and confuses OSD.
-        gray = denoise(gray, config.denoise_method)
-        steps.append(f"denoise_{config.denoise_method}")
     if config.contrast:
         gray = normalize_contrast(gray)
         steps.append("contrast")
@@ -410,7 +418,7 @@ def preprocess(
         level = deskew(turned, skew) if config.deskew else turned
         rotation = quarter
         if config.orientation:
-            extra = detect_orientation(level, lang=lang, lines_horizontal=True)
+            extra = detect_orientation(level, lang=lang, lines_horizontal=True, timeout=timeout)
             rotation = (quarter + extra) % 360
             steps.append("orientation")
         if not config.deskew:

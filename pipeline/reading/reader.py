@@ -37,6 +37,7 @@ from pipeline.reading.preprocess import (
 from pipeline.reading.textlayer import (
     TextLayerRule,
     decide_text_layer,
+    image_area_fraction,
     read_text_layer,
 )
 
@@ -161,7 +162,9 @@ def read_page_job(job: PageJob) -> Page:
         base.warnings.append(f"page image is only {width}x{height} pixels; nothing to read")
         return base
     try:
-        cleaned = preprocess(gray, rendered.dpi, config.preprocess, lang=lang)
+        cleaned = preprocess(
+            gray, rendered.dpi, config.preprocess, lang=lang, timeout=config.ocr_timeout
+        )
     except OcrError as exc:
         base.reader = "none"
         base.warnings.append(f"orientation detection failed: {exc}")
@@ -244,7 +247,13 @@ def _read_pdf(path: Path, packet_file: PacketFile, config: ReadingConfig) -> lis
             finally:
                 pdf_page.close()
             small = small if small.ndim == 2 else small[:, :, 0]
-            decision = decide_text_layer(page, small, config.language, config.text_layer)
+            decision = decide_text_layer(
+                page,
+                small,
+                config.language,
+                config.text_layer,
+                image_area=image_area_fraction(plumber.pages[index]),
+            )
             if not decision.use_text_layer:
                 job.notes.append(f"OCR used: {decision.reason}")
                 items.append(job)

@@ -28,6 +28,7 @@ __all__ = [
     "text_layer_quality",
     "uncovered_ink_fraction",
     "decide_text_layer",
+    "image_area_fraction",
 ]
 
 TEXT_LAYER_CONFIDENCE = 0.99
@@ -77,6 +78,9 @@ class TextLayerRule(BaseModel):
         ge=0.0,
         le=1.0,
         description="share of ink outside text boxes before OCR is needed",
+    )
+    min_image_area: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="image share of the page before coverage is judged"
     )
     min_ink_for_coverage: float = Field(
         default=0.003,
@@ -271,13 +275,31 @@ def uncovered_ink_fraction(
     return ink_share, outside / total_ink
 
 
+def image_area_fraction(plumber_page: Any) -> float:
+    """Share of the page covered by embedded raster images (a scan inside a PDF covers ~all)."""
+    x0, y0, x1, y1 = (float(v) for v in plumber_page.bbox)
+    page_area = max((x1 - x0) * (y1 - y0), 1e-6)
+    covered = 0.0
+    for image in plumber_page.images:
+        left, right = max(float(image["x0"]), x0), min(float(image["x1"]), x1)
+        top, bottom = max(float(image["top"]), y0), min(float(image["bottom"]), y1)
+        covered += max(0.0, right - left) * max(0.0, bottom - top)
+    return min(1.0, covered / page_area)
+
+
 def decide_text_layer(
     page: Page,
     gray: np.ndarray | None = None,
     language: str = "en",
     rule: TextLayerRule | None = None,
+    image_area: float | None = None,
 ) -> TextLayerDecision:
-    """Trust the text layer, or send the page to OCR, and say why (for the page's warnings)."""
+    """Trust the text layer, or send the page to OCR, and say why (for the page's warnings).
+
+    Ink outside the words only counts when raster images cover a good part of the page
+    (`image_area`, None = unknown, counted): on a vector-only page that ink is table rules
+    and logos, and the layer is still the whole text.
+    """
     rule = rule or TextLayerRule()
     words = page.words
     quality = text_layer_quality(page, language)
@@ -309,6 +331,7 @@ def decide_text_layer(
         )
     if (
         uncovered is not None
+        and (image_area is None or image_area >= rule.min_image_area)
         and ink_share >= rule.min_ink_for_coverage
         and uncovered > rule.max_uncovered_ink
     ):

@@ -120,3 +120,51 @@ def test_reader_scans_ocr_in_order_with_rotation_and_barcode(tmp_path: Path) -> 
     assert words[:4] == truth[0].split()[:4]
     # Boxes refer to the page as stored (upside down): the first line is near the bottom.
     assert scan.lines[0].bbox[1] > 0.5
+
+
+def test_reader_page_job_pickles_for_worker_processes(tmp_path: Path) -> None:
+    import pickle
+
+    from pipeline.reading.reader import PageJob, read_page_job
+
+    job = PageJob(
+        path=tmp_path / "a.png", file="a.png", kind="png", index=0, config=ReadingConfig()
+    )
+    assert pickle.loads(pickle.dumps(job)) == job
+    assert pickle.loads(pickle.dumps(read_page_job)) is read_page_job
+
+
+@pytest.mark.slow
+def test_reader_ocr_timeout_becomes_page_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox" / "P-6"
+    folder.mkdir(parents=True)
+    _digital_pdf(folder / "a.pdf", pages=1)
+    page, _ = synthetic_page(5, dpi=150, lines=6)
+    Image.fromarray(page).save(folder / "b.png", dpi=(150, 150))
+    (ref,) = discover_packets(tmp_path / "inbox")
+    read = read_packet(ref, open_packet(ref), ReadingConfig(ocr_timeout=0.01))
+    slow = read.pages[1]
+    assert slow.reader == "none" and not slow.lines
+    assert any("within" in w or "exceeded" in w for w in slow.warnings)
+    assert read.pages[0].reader == "text_layer"
+
+
+@pytest.mark.slow
+def test_reader_process_pool_with_spawn(tmp_path: Path) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from pipeline.reading.ocr import init_ocr_worker
+
+    folder = tmp_path / "inbox" / "P-7"
+    folder.mkdir(parents=True)
+    _digital_pdf(folder / "a.pdf", pages=1)
+    Image.new("L", (850, 1100), 255).save(folder / "b.png", dpi=(100, 100))
+    (ref,) = discover_packets(tmp_path / "inbox")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=init_ocr_worker) as pool:
+        read = read_packet(ref, open_packet(ref), ReadingConfig(), executor=pool)
+    assert [(p.file, p.reader, p.blank) for p in read.pages] == [
+        ("a.pdf", "text_layer", False),
+        ("b.png", "none", True),
+    ]

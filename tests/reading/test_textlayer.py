@@ -173,3 +173,32 @@ def test_textlayer_rotated_page_reads_lines_along_the_text(
     # Boxes are in the displayed (landscape) page: a tall, thin box per line.
     x0, y0, x1, y1 = page.lines[0].bbox
     assert (y1 - y0) > (x1 - x0)
+
+
+def test_textlayer_vector_rules_do_not_force_ocr() -> None:
+    page = _page_of(["Invoice", "Total", "$125.00", "Office", "visit", "99213"])
+    image = np.full((400, 300), 255, np.uint8)
+    image[100:380:10, 10:290] = 0  # table rules drawn as vectors, no words under them
+    assert not decide_text_layer(page, image, image_area=None).use_text_layer
+    assert decide_text_layer(page, image, image_area=0.0).use_text_layer
+    assert not decide_text_layer(page, image, image_area=0.95).use_text_layer
+
+
+def test_textlayer_image_area_of_scanned_pdf(tmp_path: Path) -> None:
+    from PIL import Image
+
+    scan = tmp_path / "scan.png"
+    Image.new("L", (850, 1100), 200).save(scan)
+    path = tmp_path / "scan.pdf"
+    c = canvas.Canvas(str(path), pagesize=letter)
+    c.drawImage(str(scan), 0, 0, width=612, height=792)
+    c.drawString(10, 780, "Scanned by mailroom")
+    c.showPage()
+    c.drawString(72, 700, "Digital page")
+    c.showPage()
+    c.save()
+    from pipeline.reading.textlayer import image_area_fraction
+
+    with pdfplumber.open(path) as pdf:
+        assert image_area_fraction(pdf.pages[0]) == pytest.approx(1.0, abs=0.01)
+        assert image_area_fraction(pdf.pages[1]) == 0.0
