@@ -79,8 +79,10 @@ class ConfidenceCalibrator:
     returns self, learned attributes end in `_`.
     """
 
-    def __init__(self, min_samples_per_bin: int = 20) -> None:
-        self.min_samples_per_bin = min_samples_per_bin
+    def __init__(self, ceiling: float = 0.98) -> None:
+        # Fitted on generated pages, where OCR is nearly perfect; real scans are not, so no
+        # OCR word is ever reported surer than `ceiling` (text-layer words get 0.99).
+        self.ceiling = ceiling
 
     def fit(self, raw: Sequence[float], correct: Sequence[bool]) -> ConfidenceCalibrator:
         from sklearn.isotonic import IsotonicRegression
@@ -91,7 +93,9 @@ class ConfidenceCalibrator:
             raise ValueError(
                 f"fit needs equal, non-empty raw/correct sequences, got {x.size} and {y.size}"
             )
-        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+        model = IsotonicRegression(
+            y_min=0.0, y_max=self.ceiling, out_of_bounds="clip", increasing=True
+        )
         model.fit(np.clip(x, 0, 100), y)
         self.x_ = [float(v) for v in model.X_thresholds_]
         self.y_ = [float(v) for v in model.y_thresholds_]

@@ -257,7 +257,9 @@ def uncovered_ink_fraction(
     """
     if gray.ndim == 3:
         gray = gray.mean(axis=2)
-    ink = gray < ink_threshold
+    # Ink is judged against the page's own paper colour, so a faint scan still shows ink.
+    paper = float(np.percentile(gray, 90))
+    ink = gray < min(float(ink_threshold), paper - 40.0)
     total_ink = int(ink.sum())
     height, width = ink.shape
     ink_share = total_ink / float(height * width)
@@ -307,7 +309,15 @@ def decide_text_layer(
     ink_share = 0.0
     if gray is not None:
         ink_share, uncovered = uncovered_ink_fraction(page, gray)
+    scanned = image_area is not None and image_area >= rule.min_image_area
     if len(words) < rule.min_words:
+        if scanned:
+            return TextLayerDecision(
+                use_text_layer=False,
+                quality=quality,
+                uncovered_ink=uncovered,
+                reason=f"text layer has {len(words)} words over a page-sized image",
+            )
         if gray is not None and ink_share < rule.min_ink_for_coverage:
             # Nothing to read either way: a blank or near-blank digital page.
             return TextLayerDecision(

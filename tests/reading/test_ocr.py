@@ -51,7 +51,7 @@ def test_ocr_default_table_is_monotone_probability() -> None:
     calibrator = load_default_calibrator("eng")
     grid = calibrator.predict(np.arange(0, 101))
     assert np.all(np.diff(grid) >= 0)
-    assert grid[0] < 0.3 and grid[-1] > 0.9
+    assert grid[0] < 0.3 and 0.9 < grid[-1] <= 0.98
     assert load_default_calibrator("chi_sim+eng")(96.0) == calibrator(96.0)
 
 

@@ -202,3 +202,12 @@ def test_textlayer_image_area_of_scanned_pdf(tmp_path: Path) -> None:
     with pdfplumber.open(path) as pdf:
         assert image_area_fraction(pdf.pages[0]) == pytest.approx(1.0, abs=0.01)
         assert image_area_fraction(pdf.pages[1]) == 0.0
+
+
+def test_textlayer_faint_scan_without_words_goes_to_ocr() -> None:
+    image = np.full((200, 150), 235, np.uint8)
+    image[40:160:6, 20:130] = 185  # light toner: lighter than a fixed ink threshold
+    assert not decide_text_layer(_page_of([]), image).use_text_layer
+    white = np.full((200, 150), 255, np.uint8)
+    # No ink at all, but a page-sized image: still OCR (it may be a very light scan).
+    assert not decide_text_layer(_page_of([]), white, image_area=1.0).use_text_layer
