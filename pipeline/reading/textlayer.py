@@ -248,7 +248,7 @@ def text_layer_quality(page: Page, language: str = "en") -> float:
 
 
 def uncovered_ink_fraction(
-    page: Page, gray: np.ndarray, ink_threshold: int = 160, margin: float = 0.004
+    page: Page, gray: np.ndarray, ink_contrast: float = 40.0, margin: float = 0.004
 ) -> tuple[float, float]:
     """(share of the page that is ink, share of that ink lying outside every text-layer word box).
 
@@ -259,7 +259,7 @@ def uncovered_ink_fraction(
         gray = gray.mean(axis=2)
     # Ink is judged against the page's own paper colour, so a faint scan still shows ink.
     paper = float(np.percentile(gray, 90))
-    ink = gray < min(float(ink_threshold), paper - 40.0)
+    ink = gray < max(paper - ink_contrast, 1.0)
     total_ink = int(ink.sum())
     height, width = ink.shape
     ink_share = total_ink / float(height * width)
