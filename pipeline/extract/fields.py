@@ -108,8 +108,10 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     if hit.start == 0:
         return True
     toks = line.tokens
-    if toks[hit.end - 1].text.endswith(":") or toks[hit.start - 1].text.endswith((":", "|", ",")):
+    if toks[hit.end - 1].text.endswith(":") or toks[hit.start - 1].text.endswith((":", "|")):
         return True
+    if toks[hit.start - 1].text.endswith(",") and len(norm(hit.label)) > 3:
+        return True  # "..., born 1960" yes; "Boise, ID 83702" is a state, not a label
     gap = toks[hit.start].bbox[0] - toks[hit.start - 1].bbox[2]
     return gap > 2.0 * max(toks[hit.start].height, 0.005)
 
@@ -355,9 +357,9 @@ def _in_phrase(line: LayoutLine, hit: LabelHit, beside: list[Tok]) -> bool:
     return beside[0].bbox[0] - label[-1].bbox[2] < 1.5 * label[-1].height
 
 
-def _wrapped(lines: list[LayoutLine], line: LayoutLine, hit: LabelHit) -> list[Tok]:
-    """In prose a label can end a line and its value start the next ("..., born / 1960-03-21")."""
-    if hit.end != len(line.tokens):
+def _next_prose_line(lines: list[LayoutLine], line: LayoutLine) -> list[Tok]:
+    """The line a prose line wraps into, or [] when `line` is short (a title) or none follows."""
+    if line.bbox[2] - line.bbox[0] < 0.4:
         return []
     height = max(t.height for t in line.tokens)
     nxt = [
@@ -368,6 +370,13 @@ def _wrapped(lines: list[LayoutLine], line: LayoutLine, hit: LabelHit) -> list[T
         and o.bbox[0] <= line.bbox[0] + 0.02
     ]
     return min(nxt, key=lambda o: o.bbox[1]).tokens if nxt else []
+
+
+def _wrapped(lines: list[LayoutLine], line: LayoutLine, hit: LabelHit) -> list[Tok]:
+    """In prose a label can end a line and its value start the next ("..., born / 1960-03-21")."""
+    if hit.end != len(line.tokens):
+        return []
+    return _next_prose_line(lines, line)
 
 
 def _table_header_lines(pages: list[Page], lines: list[LayoutLine], vocab: LangVocab) -> set[int]:
@@ -516,6 +525,17 @@ def extract_fields(
             read = _read_value(fv.kind, toks, vocab)
             if read is None:
                 continue
+            if fv.kind == "name" and where == "beside" and toks and read[1][-1] is toks[-1]:
+                tail_line = lines[toks[-1].line_index]
+                wrapped = []
+                if tail_line.tokens[-1] is toks[-1]:
+                    for tok in _next_prose_line(lines, tail_line):
+                        if id(tok) in starts:
+                            break
+                        wrapped.append(tok)
+                longer = _read_value(fv.kind, toks + wrapped, vocab) if wrapped else None
+                if longer is not None and len(longer[1]) > len(read[1]):
+                    read = longer  # "Patient: Heather J." / "Williams, born ..."
             value, used, valid = read
             if target == "service_dates" and isinstance(value, tuple):
                 first, second = value

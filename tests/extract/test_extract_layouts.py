@@ -29,7 +29,7 @@ def test_fields_titles_are_not_names(page, nlp) -> None:
         [
             (0.05, [(0.55, "Physician's Statement of Diagnosis")]),
             (0.10, [(0.60, "Patient Statement")]),
-            (0.15, [(0.10, "Patient: Joy R. Bryant, born")]),
+            (0.15, [(0.10, "I certify that I examined the patient. Patient: Joy R. Bryant, born")]),
             (0.165, [(0.10, "1951-10-05. She was seen by me.")]),
             (0.40, [(0.10, "Signed: Lindsay Morales, MD")]),
         ]
