@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pipeline.document import BBox, Page, union_bbox
 from pipeline.schema import Source
 
-__all__ = ["Tok", "LayoutLine", "layout_lines", "rows_of", "norm", "source_of"]
+__all__ = ["upright_bbox", "Tok", "LayoutLine", "layout_lines", "rows_of", "norm", "source_of"]
 
 _NORM = re.compile(r"[^0-9a-z#\u4e00-\u9fff]+")
 _GLUED = re.compile(r"^([^\W\d_][^:]*:)(\S.*)$")
@@ -24,13 +24,35 @@ def norm(text: str) -> str:
     return _NORM.sub("", text.lower())
 
 
+def upright_bbox(bbox: BBox, rotation: int) -> BBox:
+    """A box of the stored page in the frame of the page turned upright by `rotation` degrees.
+
+    Readers report boxes on the page as stored (so reviewers' highlights land right), but
+    "to the right of the label" only means something on the upright page.
+    """
+    turn = rotation % 360
+    x0, y0, x1, y1 = bbox
+    if turn == 0:
+        return bbox
+    if turn == 90:
+        return (1.0 - y1, x0, 1.0 - y0, x1)
+    if turn == 180:
+        return (1.0 - x1, 1.0 - y1, 1.0 - x0, 1.0 - y0)
+    if turn == 270:
+        return (y0, 1.0 - x1, y1, 1.0 - x0)
+    raise ValueError(f"rotation must be one of 0, 90, 180, 270 degrees, got {rotation}")
+
+
 @dataclass(frozen=True)
 class Tok:
     text: str
     conf: float
     bbox: BBox
+    """upright frame: what geometry reasoning uses"""
     page_index: int
     line_index: int
+    src: BBox
+    """the stored page's frame: what Source reports"""
 
     @property
     def norm(self) -> str:
@@ -74,6 +96,14 @@ def _split_glued(text: str, conf: float, bbox: BBox) -> list[tuple[str, float, B
     return [(head, conf, (x0, y0, cut, y1)), (tail, conf, (cut, y0, x1, y1))]
 
 
+def _split_src(src: BBox, upright: BBox, part: BBox, rotation: int) -> BBox:
+    """The stored-frame box of `part` of a word (the word itself when it was not split)."""
+    if part == upright:
+        return src
+    inverse = {0: 0, 90: 270, 180: 180, 270: 90}[rotation % 360]
+    return upright_bbox(part, inverse)
+
+
 def layout_lines(pages: list[Page]) -> list[LayoutLine]:
     """Lines of all pages in reading order, with glued "Label:value" words split."""
     out: list[LayoutLine] = []
@@ -83,8 +113,10 @@ def layout_lines(pages: list[Page]) -> list[LayoutLine]:
             for word in line.words:
                 if not word.text.strip():
                     continue
-                for text, conf, bbox in _split_glued(word.text, word.confidence, word.bbox):
-                    ll.tokens.append(Tok(text, conf, bbox, p_idx, ll.index))
+                upright = upright_bbox(word.bbox, page.rotation)
+                for text, conf, bbox in _split_glued(word.text, word.confidence, upright):
+                    src = _split_src(word.bbox, upright, bbox, page.rotation)
+                    ll.tokens.append(Tok(text, conf, bbox, p_idx, ll.index, src))
             if ll.tokens:
                 ll.tokens.sort(key=lambda t: t.bbox[0])
                 out.append(ll)
@@ -110,5 +142,5 @@ def rows_of(tokens: list[Tok]) -> list[list[Tok]]:
 def source_of(tokens: list[Tok], pages: list[Page]) -> Source:
     """The Source of a value read from `tokens` (all on one page)."""
     page = pages[tokens[0].page_index]
-    box = union_bbox([t.bbox for t in tokens])
+    box = union_bbox([t.src for t in tokens])
     return Source(file=page.file, page=page.page, bbox=box)

@@ -94,3 +94,38 @@ def test_fields_ocr_noise_in_dates_and_money(page, nlp) -> None:
     assert r.fields["total"].value == 1204.5
     clean = extract_document("invoice", [page([(0.5, [(0.6, "Total Due: $1,204.50")])])], nlp)
     assert r.fields["total"].confidence < clean.fields["total"].confidence
+
+
+def test_layout_rotated_scan_boxes_in_stored_frame(page, nlp) -> None:
+    from pipeline.document import Line, Word
+    from pipeline.extract.layout import upright_bbox
+
+    upright = page(
+        [
+            (0.10, [(0.1, "Invoice No.: 4471"), (0.6, "Date: 04/29/2026")]),
+            (0.50, [(0.6, "Balance Due")]),
+            (0.50, [(0.85, "$2,420.01")]),
+        ]
+    )
+    # the reader turned the stored page 270 degrees to read it and reports stored-frame boxes
+    stored = upright.model_copy(
+        update={
+            "rotation": 270,
+            "lines": [
+                Line.from_words(
+                    [
+                        Word(text=w.text, confidence=w.confidence, bbox=upright_bbox(w.bbox, 90))
+                        for w in line.words
+                    ]
+                )
+                for line in upright.lines
+            ],
+        }
+    )
+    r = extract_document("invoice", [stored], nlp)
+    assert r.fields["invoice_number"].value == "4471"
+    assert r.fields["invoice_date"].value == "2026-04-29"
+    assert r.fields["total"].value == 2420.01
+    src = r.fields["total"].source
+    want = upright_bbox(upright.lines[2].words[0].bbox, 90)
+    assert src is not None and all(abs(a - b) < 1e-9 for a, b in zip(src.bbox, want, strict=True))
