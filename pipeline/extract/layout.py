@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pipeline.document import BBox, Page, union_bbox
 from pipeline.schema import Source
 
-__all__ = ["upright_bbox", "Tok", "LayoutLine", "layout_lines", "rows_of", "norm", "source_of"]
+__all__ = ["upright_bbox", "page_slope", "Tok", "LayoutLine", "layout_lines", "rows_of", "norm", "source_of"]
 
 _NORM = re.compile(r"[^0-9a-z#\u4e00-\u9fff]+")
 _GLUED = re.compile(r"^([^\W\d_][^:]*:)(\S.*)$")
@@ -96,27 +96,56 @@ def _split_glued(text: str, conf: float, bbox: BBox) -> list[tuple[str, float, B
     return [(head, conf, (x0, y0, cut, y1)), (tail, conf, (cut, y0, x1, y1))]
 
 
-def _split_src(src: BBox, upright: BBox, part: BBox, rotation: int) -> BBox:
-    """The stored-frame box of `part` of a word (the word itself when it was not split)."""
-    if part == upright:
-        return src
-    inverse = {0: 0, 90: 270, 180: 180, 270: 90}[rotation % 360]
-    return upright_bbox(part, inverse)
+_MIN_SLOPE = 0.002
+
+
+def page_slope(page: Page) -> float:
+    """How much the page's text lines climb per unit of width (median over long lines).
+
+    Readers deskew to read, then report boxes on the stored (still skewed) page; rows of a
+    table then drift apart in y across the page unless the drift is taken out again.
+    """
+    slopes: list[float] = []
+    for line in page.lines:
+        if len(line.words) < 2:
+            continue
+        pts = [upright_bbox(w.bbox, page.rotation) for w in line.words]
+        xs = [(b[0] + b[2]) / 2 for b in pts]
+        ys = [(b[1] + b[3]) / 2 for b in pts]
+        span = max(xs) - min(xs)
+        if span < 0.1:
+            continue
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        var = sum((x - mx) ** 2 for x in xs)
+        slopes.append(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var)
+    if len(slopes) < 3:
+        return 0.0
+    slope = sorted(slopes)[len(slopes) // 2]
+    return slope if abs(slope) >= _MIN_SLOPE else 0.0
+
+
+def _deskew(bbox: BBox, slope: float) -> BBox:
+    if not slope:
+        return bbox
+    x0, y0, x1, y1 = bbox
+    dy = -slope * ((x0 + x1) / 2 - 0.5)
+    return (x0, y0 + dy, x1, y1 + dy)
 
 
 def layout_lines(pages: list[Page]) -> list[LayoutLine]:
     """Lines of all pages in reading order, with glued "Label:value" words split."""
     out: list[LayoutLine] = []
     for p_idx, page in enumerate(pages):
+        slope = page_slope(page)
         for line in page.lines:
             ll = LayoutLine(page_index=p_idx, index=len(out))
             for word in line.words:
                 if not word.text.strip():
                     continue
-                upright = upright_bbox(word.bbox, page.rotation)
+                upright = _deskew(upright_bbox(word.bbox, page.rotation), slope)
                 for text, conf, bbox in _split_glued(word.text, word.confidence, upright):
-                    src = _split_src(word.bbox, upright, bbox, page.rotation)
-                    ll.tokens.append(Tok(text, conf, bbox, p_idx, ll.index, src))
+                    # a split "Label:value" word keeps the whole word's stored box as source
+                    ll.tokens.append(Tok(text, conf, bbox, p_idx, ll.index, word.bbox))
             if ll.tokens:
                 ll.tokens.sort(key=lambda t: t.bbox[0])
                 out.append(ll)
