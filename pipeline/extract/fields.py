@@ -261,8 +261,10 @@ def _read_value(
             return None
         if sum(len(w.strip(".,")) >= 2 for w in words) < 1:
             return None
+        if len(words) < 2:
+            return None  # printed names have a given and a family name; one word is a fragment
         name = normalize_name(" ".join(words))
-        return (name, used, 1.0 if len(used) >= 2 else 0.6) if name else None
+        return (name, used, 1.0) if name else None
     # free text (provider names): everything up to a wide gap
     used = _value_span(tokens[:10], 0.05)
     free = normalize_name(" ".join(t.text for t in used))
@@ -336,9 +338,15 @@ def _below(
         top = other.bbox[1]
         if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
             continue
-        toks = [t for t in other.tokens if x0 - 0.02 <= t.xc < bound and t.bbox[2] > x0 - 0.01]
+        toks = [
+            t
+            for t in other.tokens
+            if x0 - 0.02 <= t.xc < bound
+            and t.bbox[2] > x0 - 0.01
+            and any(c.isalnum() for c in t.text)
+        ]
         if not toks:
-            continue
+            continue  # nothing, or only OCR specks (":" ";" "-") under the label
         if toks[0].bbox[0] > x1 + 0.02 or toks[-1].bbox[2] < x0 - 0.02:
             return []  # the nearest line below has nothing under this label
         if toks[0] is not other.tokens[0] and _cuts_a_date(other, toks[0], vocab.language):

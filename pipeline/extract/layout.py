@@ -13,8 +13,19 @@ from dataclasses import dataclass, field
 from pipeline.document import BBox, Page, union_bbox
 from pipeline.schema import Source
 
-__all__ = ["upright_bbox", "page_slope", "Tok", "LayoutLine", "layout_lines", "rows_of", "norm", "source_of"]
+__all__ = [
+    "upright_bbox",
+    "page_slope",
+    "Tok",
+    "LayoutLine",
+    "layout_lines",
+    "rows_of",
+    "norm",
+    "source_of",
+]
 
+# OCR specks and quote marks that cling to word edges ("1431794209\"", "‘Service", "99285 ©")
+_EDGE_JUNK = "\"“”‘’«»©®°•·~^`'"
 _NORM = re.compile(r"[^0-9a-z#\u4e00-\u9fff]+")
 _GLUED = re.compile(r"^([^\W\d_][^:]*:)(\S.*)$")
 
@@ -140,12 +151,13 @@ def layout_lines(pages: list[Page]) -> list[LayoutLine]:
         for line in page.lines:
             ll = LayoutLine(page_index=p_idx, index=len(out))
             for word in line.words:
-                if not word.text.strip():
+                text = word.text.strip().strip(_EDGE_JUNK)
+                if not text:
                     continue
                 upright = _deskew(upright_bbox(word.bbox, page.rotation), slope)
-                for text, conf, bbox in _split_glued(word.text, word.confidence, upright):
+                for part, conf, bbox in _split_glued(text, word.confidence, upright):
                     # a split "Label:value" word keeps the whole word's stored box as source
-                    ll.tokens.append(Tok(text, conf, bbox, p_idx, ll.index, word.bbox))
+                    ll.tokens.append(Tok(part, conf, bbox, p_idx, ll.index, word.bbox))
             if ll.tokens:
                 ll.tokens.sort(key=lambda t: t.bbox[0])
                 out.append(ll)
