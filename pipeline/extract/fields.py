@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from pipeline.document import Page
 from pipeline.extract.confidence import Calibrator, Method, ValueEvidence, make_evidence
-from pipeline.extract.layout import LayoutLine, Tok, norm, rows_of, source_of
+from pipeline.extract.layout import (
+    LayoutLine,
+    Tok,
+    merge_split_amounts,
+    norm,
+    rows_of,
+    source_of,
+)
 from pipeline.extract.normalize import (
     OCR_DIGIT_REPAIRS,
     clean_id,
@@ -199,6 +206,7 @@ def _read_value(
             ]
         return (first, second), used, 1.0
     if kind == "money":
+        tokens = merge_split_amounts(tokens)
         best: tuple[float, list[Tok]] | None = None
         for i, tok in enumerate(tokens[:6]):
             text = tok.text

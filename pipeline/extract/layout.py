@@ -180,6 +180,48 @@ def rows_of(tokens: list[Tok]) -> list[list[Tok]]:
     return [sorted(r, key=lambda t: t.bbox[0]) for r in rows]
 
 
+_HEAD = re.compile(r"^[$]?\d[\d,]*[.,:]$")
+_HEAD_BARE = re.compile(r"^[$]?\d[\d,]*$")
+_CENTS = re.compile(r"^\d{2}$")
+
+
+def merge_split_amounts(tokens: list[Tok]) -> list[Tok]:
+    """Rejoin amounts OCR cut at the decimal point ("275." "52", or "95" "82" at a row's end)."""
+    out: list[Tok] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        if nxt is not None and _CENTS.match(nxt.text):
+            gap = nxt.bbox[0] - tok.bbox[2]
+            close = gap < 2.5 * max(tok.height, 0.004)
+            last = i + 2 == len(tokens)
+            if close and (_HEAD.match(tok.text) or (last and _HEAD_BARE.match(tok.text))):
+                head = tok.text[:-1] if _HEAD.match(tok.text) else tok.text
+                box = (
+                    tok.bbox[0],
+                    min(tok.bbox[1], nxt.bbox[1]),
+                    nxt.bbox[2],
+                    max(tok.bbox[3], nxt.bbox[3]),
+                )
+                src = union_bbox([tok.src, nxt.src])
+                out.append(
+                    Tok(
+                        f"{head}.{nxt.text}",
+                        min(tok.conf, nxt.conf),
+                        box,
+                        tok.page_index,
+                        tok.line_index,
+                        src,
+                    )
+                )
+                i += 2
+                continue
+        out.append(tok)
+        i += 1
+    return out
+
+
 def source_of(tokens: list[Tok], pages: list[Page]) -> Source:
     """The Source of a value read from `tokens` (all on one page)."""
     page = pages[tokens[0].page_index]

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from pipeline.document import Page
 from pipeline.extract.confidence import Calibrator, ValueEvidence, make_evidence
-from pipeline.extract.layout import LayoutLine, Tok, norm, rows_of, source_of
+from pipeline.extract.layout import LayoutLine, Tok, merge_split_amounts, norm, rows_of, source_of
 from pipeline.extract.models import LineItemDraft
 from pipeline.extract.normalize import find_dates, parse_money
 from pipeline.extract.vocab import LangVocab
@@ -277,7 +277,7 @@ def extract_line_items(
     table_lines: set[int] = set()
     for p_idx in range(len(pages)):
         toks = [t for line in lines if line.page_index == p_idx for t in line.tokens]
-        rows = rows_of(toks)
+        rows = [merge_split_amounts(row) for row in rows_of(toks)]
         prev: _Item | None = None
         in_table = False
         for row in rows:

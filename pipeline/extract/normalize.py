@@ -319,8 +319,7 @@ def icd10_is_billable(code: str) -> bool:
 def clean_id(text: str) -> str | None:
     """Member ids, policy and invoice numbers: upper case, no spaces, no edge punctuation."""
     s = re.sub(r"\s+", "", text).upper().strip(".,;:#()[]*")
-    if s.startswith("#"):
-        s = s[1:]
+    s = re.sub(r"^(?:NO[.:#]|#)+", "", s)  # "ID No.M7705" read as one word
     return s or None
 
 
