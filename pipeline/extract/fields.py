@@ -168,6 +168,7 @@ def _value_span(tokens: list[Tok], max_gap: float) -> list[Tok]:
     return out
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
 
 
@@ -251,6 +252,11 @@ def _read_value(
         if find_dates(ident, lang):
             return None
         return ident, used, 1.0
+    if kind == "name" and _CJK.search(tokens[0].text):
+        first = tokens[0].text.strip(":：")
+        if 2 <= len(first) <= 6 and all(_CJK.match(c) or c == "·" for c in first):
+            return first, [tokens[0]], 1.0  # 张三, 欧阳娜娜: a Chinese name is one word
+        return None
     if kind == "name":
         stop = {norm(w) for w in vocab.name_stop_words}
         used = []

@@ -27,7 +27,7 @@ __all__ = [
 # OCR specks and quote marks that cling to word edges ("1431794209\"", "‘Service", "99285 ©")
 _EDGE_JUNK = "\"“”‘’«»©®°•·~^`'"
 _NORM = re.compile(r"[^0-9a-z#\u4e00-\u9fff]+")
-_GLUED = re.compile(r"^([^\W\d_][^:]*:)(\S.*)$")
+_GLUED = re.compile(r"^([^\W\d_][^:：]*[:：])(\S.*)$")
 
 
 def norm(text: str) -> str:

@@ -245,3 +245,35 @@ def test_confidence_calibrator_fit_and_round_trip() -> None:
     assert again.predict(good) == cal.predict(good)
     default = Calibrator()
     assert default.predict(good) > default.predict(bad)
+
+
+def test_fields_chinese_labels_from_the_zh_vocabulary(page) -> None:
+    from pipeline.extract import build_nlp
+
+    zh = build_nlp("zh")
+    p = page(
+        [
+            (0.10, [(0.1, "患者姓名：张三"), (0.6, "出生日期： 1980年1月15日")]),
+            (0.15, [(0.1, "发票号码： 0012345")]),
+            (0.50, [(0.6, "合计： ¥1,204.50")]),
+        ]
+    )
+    r = extract_document("invoice", [p], zh)
+    assert r.fields["patient_name"].value == "张三"
+    assert r.fields["patient_dob"].value == "1980-01-15"
+    assert r.fields["invoice_number"].value == "0012345"
+    assert r.fields["total"].value == 1204.5
+
+
+def test_line_items_amount_split_at_decimal_point_by_ocr(page, nlp) -> None:
+    p = page(
+        [
+            (0.30, [(0.05, "Date"), (0.17, "Code"), (0.27, "Description"), (0.85, "Amount")]),
+            (0.33, [(0.05, "03/02/2026"), (0.17, "99213"), (0.27, "Office visit"), (0.85, "275.")]),
+            (0.33, [(0.893, "52")]),
+            (0.40, [(0.60, "Balance Due"), (0.85, "275. 52")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert [(i.code, i.amount) for i in r.line_items] == [("99213", 275.52)]
+    assert r.fields["total"].value == 275.52

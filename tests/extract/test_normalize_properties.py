@@ -123,3 +123,14 @@ def test_normalize_icd10_repairs_ocr_confusions() -> None:
 def test_normalize_clean_id_removes_spaces_and_edges() -> None:
     assert clean_id(" xyz 123 456: ") == "XYZ123456"
     assert clean_id("#A-77") == "A-77"
+
+
+@given(dates)
+def test_normalize_parse_date_chinese_markers(d: date) -> None:
+    assert parse_date(f"{d.year}年{d.month}月{d.day}日", language="zh", order=None) == d
+    assert parse_date(d.isoformat(), language="zh", order=None) == d
+
+
+def test_normalize_parse_money_chinese_symbols() -> None:
+    assert parse_money("¥1,234.50", "zh") == Decimal("1234.50")
+    assert parse_money("人民币 88.00", "zh") == Decimal("88.00")
