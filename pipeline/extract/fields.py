@@ -63,13 +63,15 @@ class _Candidate:
     rank: int = 0
 
 
-def _label_table(vocab: LangVocab) -> list[tuple[str, str, str]]:
-    table = []
+def _label_table(vocab: LangVocab) -> dict[int, list[tuple[str, str, str]]]:
+    """Labels bucketed by the length of their folded key, so a span is only compared with
+    labels it could be within a few edits of."""
+    table: dict[int, list[tuple[str, str, str]]] = {}
     for name, fv in vocab.fields.items():
         for label in fv.labels:
             key = norm(label)
             if key:
-                table.append((name, label, key))
+                table.setdefault(len(_fold(key)), []).append((name, label, key))
     return table
 
 
@@ -83,14 +85,21 @@ def _fold(text: str) -> str:
     return text
 
 
-def _edit_distance(a: str, b: str) -> int:
+def _within_edits(a: str, b: str, k: int) -> int | None:
+    """Levenshtein distance of a and b if it is at most k, else None (banded, early exit)."""
+    if abs(len(a) - len(b)) > k:
+        return None
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        lo, hi = max(1, i - k), min(len(b), i + k)
+        cur = [k + 1] * (len(b) + 1)
+        cur[0] = i
+        for j in range(lo, hi + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != b[j - 1]))
+        if min(cur[max(0, lo - 1) : hi + 1]) > k:
+            return None
         prev = cur
-    return prev[-1]
+    return prev[-1] if prev[-1] <= k else None
 
 
 def _similar(a: str, b: str) -> float:
@@ -106,8 +115,8 @@ def _similar(a: str, b: str) -> float:
         return 0.0  # "Statement #" without its '#' is just the word "Statement"
     if len(b) <= _EXACT_ONLY_LEN or abs(len(a) - len(b)) > max(1, len(b) // 6):
         return 0.0
-    dist = _edit_distance(a, b)
-    return 1.0 - dist / len(b) if dist <= max(1, len(b) // 6) else 0.0
+    dist = _within_edits(a, b, max(1, len(b) // 6))
+    return 0.0 if dist is None else 1.0 - dist / len(b)
 
 
 def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
@@ -139,7 +148,9 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
                 if any(t.text.endswith(":") for t in line.tokens[i : i + n - 1]):
                     break  # a colon ends a label: "Effective Date: Mar" is not one label
                 joined = "".join(norms[i : i + n])
-                for name, label, key in table:
+                size = len(_fold(joined))
+                nearby = [e for k in range(size - 4, size + 5) for e in table.get(k, ())]
+                for name, label, key in nearby:
                     score = _similar(joined, key)
                     if score >= FUZZY_THRESHOLD:
                         found.append(LabelHit(name, label, score, line.index, i, i + n))
