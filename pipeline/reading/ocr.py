@@ -32,6 +32,7 @@ __all__ = [
     "OcrRead",
     "ocr_image",
     "ocr_best",
+    "merge_reads",
 ]
 
 TESSERACT_LANGUAGES: dict[str, str] = {"en": "eng", "zh": "chi_sim+eng"}
@@ -278,3 +279,42 @@ def ocr_best(
         if candidate.score > best.score:
             best = candidate
     return best
+
+
+def _overlap_share(
+    box: tuple[float, float, float, float], other: tuple[float, float, float, float]
+) -> float:
+    width = min(box[2], other[2]) - max(box[0], other[0])
+    height = min(box[3], other[3]) - max(box[1], other[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-12)
+    return width * height / area
+
+
+def merge_reads(primary: OcrRead, extra: OcrRead, max_overlap: float = 0.3) -> OcrRead:
+    """`primary` plus the lines of `extra` lying where `primary` read nothing.
+
+    Both reads must be of the same image. Lines keep reading order (top, then left).
+    """
+    words = [w.bbox for line in primary.lines for w in line.words]
+    added = [
+        line
+        for line in extra.lines
+        if all(_overlap_share(line.bbox, box) <= max_overlap for box in words)
+    ]
+    if not added:
+        return primary
+    lines = sorted([*primary.lines, *added], key=lambda ln: (round(ln.bbox[1], 3), ln.bbox[0]))
+    count = primary.word_count + sum(len(line.words) for line in added)
+    mean = (
+        primary.mean_raw_confidence * primary.word_count
+        + sum(w.raw_confidence or 0.0 for line in added for w in line.words)
+    ) / max(count, 1)
+    return OcrRead(
+        lines=lines,
+        psm=primary.psm,
+        mean_raw_confidence=mean,
+        word_count=count,
+        seconds=primary.seconds + extra.seconds,
+    )

@@ -25,12 +25,19 @@ from pipeline.errors import (
 from pipeline.io.ingest import FileKind, PacketRef, packet_sha256
 from pipeline.io.render import PageImage, render_page
 from pipeline.reading.layout import DEFAULT_GAP_FACTOR
-from pipeline.reading.ocr import load_default_calibrator, ocr_best, tesseract_lang
+from pipeline.reading.ocr import (
+    load_default_calibrator,
+    merge_reads,
+    ocr_best,
+    ocr_image,
+    tesseract_lang,
+)
 from pipeline.reading.preprocess import (
     MIN_SKEW_DEGREES,
     PreprocessConfig,
     ink_fraction,
     preprocess,
+    rule_mask,
     to_gray,
     to_source_bbox,
 )
@@ -69,6 +76,11 @@ class ReadingConfig(BaseModel):
     gap_factor: float = Field(default=DEFAULT_GAP_FACTOR, gt=0)
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     text_layer: TextLayerRule = Field(default_factory=TextLayerRule)
+    rules_min_share: float = Field(
+        default=0.002,
+        ge=0.0,
+        description="rule pixels share of the page that triggers the second pass",
+    )
     barcode_max_words: int = Field(
         default=12, ge=0, description="pages with at most this many words are searched for barcodes"
     )
@@ -190,6 +202,26 @@ def read_page_job(job: PageJob) -> Page:
         base.reader = "none"
         base.warnings.append(str(exc))
         return base
+    if config.preprocess.rules_second_pass:
+        rules = rule_mask(cleaned.image, cleaned.dpi)
+        if float(rules.mean()) >= config.rules_min_share:
+            # Boxed form fields and table cells are often skipped by Tesseract's layout
+            # analysis; a read with the rules whitened finds them, and only its new words count.
+            unruled = cleaned.image.copy()
+            unruled[rules] = 255
+            try:
+                second = ocr_image(
+                    unruled,
+                    lang,
+                    read.psm,
+                    config.ocr_timeout,
+                    load_default_calibrator(lang),
+                    config.gap_factor,
+                    config.ocr_threads,
+                )
+                read = merge_reads(read, second)
+            except OcrError as exc:
+                base.warnings.append(f"second OCR pass without rules failed: {exc}")
     upright = (int(cleaned.image.shape[1]), int(cleaned.image.shape[0]))
     base.lines = _to_source_frame(read.lines, cleaned.rotation, cleaned.skew, upright)
     base.rotation = cleaned.rotation

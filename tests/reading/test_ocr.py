@@ -96,3 +96,45 @@ def test_ocr_timeout_is_named() -> None:
     image = _text_image([(40, 60 + 50 * i, "Statement of charges " * 3) for i in range(9)])
     with pytest.raises(OcrTimeoutError, match="within"):
         ocr_image(image, timeout=0.01)
+
+
+def test_ocr_merge_reads_adds_only_new_regions() -> None:
+    from pipeline.document import Line, Word
+    from pipeline.reading.ocr import OcrRead, merge_reads
+
+    def line(text: str, box: tuple[float, float, float, float]) -> Line:
+        return Line.from_words([Word(text=text, confidence=0.9, raw_confidence=90.0, bbox=box)])
+
+    primary = OcrRead(
+        lines=[line("Invoice", (0.1, 0.1, 0.3, 0.12))],
+        psm=3,
+        mean_raw_confidence=90.0,
+        word_count=1,
+    )
+    extra = OcrRead(
+        lines=[line("Invoice", (0.1, 0.1, 0.3, 0.121)), line("566904545", (0.1, 0.2, 0.3, 0.22))],
+        psm=3,
+        mean_raw_confidence=80.0,
+        word_count=2,
+    )
+    merged = merge_reads(primary, extra)
+    assert [ln.text for ln in merged.lines] == ["Invoice", "566904545"]
+    assert merged.word_count == 2
+    assert (
+        merge_reads(primary, OcrRead(lines=[], psm=3, mean_raw_confidence=0, word_count=0))
+        is primary
+    )
+
+
+def test_ocr_rule_removal_keeps_text_and_drops_boxes() -> None:
+    from pipeline.reading.preprocess import remove_rules, rule_mask
+
+    image = _text_image([(60, 60, "566904545")], size=(1400, 500))
+    boxed = image.copy()
+    boxed[40:44, 30:900] = 0
+    boxed[130:134, 30:900] = 0
+    boxed[40:134, 30:34] = 0
+    assert rule_mask(boxed, dpi=300)[42, 500] and not rule_mask(boxed, dpi=300)[80, 75]
+    cleaned = remove_rules(boxed, dpi=300)
+    assert cleaned[42, 500] == 255 and cleaned[40:134, 30:34].min() == 255
+    assert (cleaned < 128).sum() == pytest.approx((image < 128).sum(), rel=0.1)
