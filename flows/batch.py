@@ -364,28 +364,23 @@ def batch_flow_for(workers: int):  # noqa: ANN201 - Prefect's Flow type is gener
 
 
 def summary_table(summary: BatchSummary) -> Table:
+    """One row per figure, so the table reads the same in a narrow terminal or a log."""
     table = Table(title=f"claim-intake batch {summary.batch_id}")
-    for column in (
-        "packets",
-        "pages",
-        "claims written",
-        "quarantined",
-        "needs_review",
-        "incomplete",
-        "ready",
-        "seconds",
-        "pages/s",
-    ):
-        table.add_column(column, justify="right")
-    table.add_row(
-        str(summary.packets),
-        str(summary.pages),
-        str(summary.claims_written),
-        str(summary.quarantined),
-        str(summary.needs_review),
-        str(summary.incomplete),
-        str(summary.ready),
-        f"{summary.seconds:.1f}",
-        f"{summary.pages_per_second:.2f}",
-    )
+    table.add_column("", style="bold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("packets", summary.packets),
+        ("pages", summary.pages),
+        ("claims written", summary.claims_written),
+        ("quarantined", summary.quarantined),
+        ("skipped (already done)", summary.skipped),
+        ("needs_review", summary.needs_review),
+        ("incomplete", summary.incomplete),
+        ("ready", summary.ready),
+        ("rejected", summary.rejected),
+        ("seconds", f"{summary.seconds:.1f}"),
+        ("pages/s", f"{summary.pages_per_second:.2f}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
     return table

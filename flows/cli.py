@@ -132,7 +132,7 @@ def evaluate(
     if not truth.is_dir():
         raise _fail(f"truth folder {truth} does not exist")
     report = run_eval(out, truth)
-    console.print(render_table(report))
+    Console(width=max(console.width, 132)).print(render_table(report))
     if json_file is not None:
         atomic_write_text(json_file, report.model_dump_json(indent=2) + "\n")
 
