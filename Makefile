@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: help setup system venv run test test-fast lint models bench samples clean
+.PHONY: help setup system venv run test test-fast lint models fraud-model bench samples clean
 
 help:
 	@echo "make run    - install what is missing, then process sample_docs/inbox into out/"
@@ -67,8 +67,19 @@ lint: venv
 	$(BIN)/mypy
 
 # Retrain the shipped models from a fresh synthetic corpus (deterministic for the seed).
+# 1. the page classifier, trained on a corpus read by the pipeline's own reader;
+# 2. the value calibrator, fitted on a second corpus run with raw (uncalibrated) scores.
 models: setup
-	$(BIN)/python -m pipeline.classify.train --corpus build/models-corpus --packets 160 --seed 1001 --models models
+	$(BIN)/python -m pipeline.classify.train --corpus build/models-corpus --packets 120 --seed 1001 --models models
+	$(BIN)/claim-intake synth build/calib-corpus --packets 60 --seed 3001 --profile mixed
+	@mkdir -p build && printf 'calibrate_values = false\n' > build/raw-scores.toml
+	rm -rf build/calib-out
+	$(BIN)/claim-intake run build/calib-corpus/inbox --out build/calib-out --config build/raw-scores.toml --quiet
+	$(BIN)/python -m pipeline.calibration --out build/calib-out --truth build/calib-corpus/truth --models models
+
+# The first fraud model: roughened perfect claims of a synthetic corpus (see its card).
+fraud-model: setup
+	$(BIN)/python -m pipeline.fraud.bootstrap --corpus build/fraud-corpus --packets 1000 --seed 7 --eval-packets 400 --workers $$(nproc) --models models/fraud
 
 samples: setup
 	rm -rf sample_docs/inbox sample_docs/truth

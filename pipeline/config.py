@@ -32,6 +32,10 @@ class Settings(BaseModel):
     currency: str = "USD"
     models_dir: Path = DEFAULT_MODELS_DIR
     checklists: Path | None = Field(default=None, description="a user's checklist file")
+    calibrate_values: bool = Field(
+        default=True,
+        description="map extraction scores through models/value_calibrator.json (off only to refit it)",
+    )
     ledger_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of a shared ledger (e.g. PostgreSQL); default OUT/ledger.sqlite",

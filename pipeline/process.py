@@ -23,6 +23,7 @@ from pipeline.assemble import (
     identity_flags,
     reconcile,
 )
+from pipeline.calibration import CALIBRATOR_FILE, ValueCalibrator, load_value_calibrator
 from pipeline.checks.completeness import (
     Checklists,
     check_completeness,
@@ -32,9 +33,9 @@ from pipeline.checks.completeness import (
 from pipeline.classify.pages import PageClassifier, PageLabel, load_page_classifier
 from pipeline.classify.split import split_packet
 from pipeline.config import Settings
-from pipeline.document import ReadPacket
+from pipeline.document import Page, ReadPacket
 from pipeline.errors import ModelNotFoundError
-from pipeline.extract import build_nlp, extract_document, merge_diagnoses
+from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
 from pipeline.fraud.history import ClaimHistory
 from pipeline.fraud.registry import RegisteredModel, load_model, score_claim
 from pipeline.io.ingest import PacketRef, open_packet, packet_sha256
@@ -48,6 +49,7 @@ from pipeline.schema import (
     LineItem,
     PacketInfo,
     PageRef,
+    Source,
 )
 
 __all__ = [
@@ -83,6 +85,7 @@ class Resources:
     page_classifier: PageClassifier
     checklists: Checklists
     fraud_model: RegisteredModel | None = None
+    value_calibrator: ValueCalibrator | None = None
 
 
 def load_resources(settings: Settings) -> Resources:
@@ -91,12 +94,58 @@ def load_resources(settings: Settings) -> Resources:
     except ModelNotFoundError as exc:
         log.warning("no fraud model: %s; claims are written with fraud band 'unscored'", exc)
         fraud_model = None
+    calibrator = None
+    if settings.calibrate_values:
+        calibrator = load_value_calibrator(settings.models_dir / CALIBRATOR_FILE)
     return Resources(
         settings=settings,
         nlp=build_nlp(settings.language),
         page_classifier=load_page_classifier(settings.models_dir / PAGE_CLASSIFIER_FILE),
         checklists=load_checklists(settings.checklists),
         fraud_model=fraud_model,
+        value_calibrator=calibrator,
+    )
+
+
+def calibrate_extraction(
+    extraction: DocumentExtraction, pages: list[Page], calibrator: ValueCalibrator
+) -> DocumentExtraction:
+    """Replace extraction's raw scores by calibrated probabilities, by kind and page reader."""
+    readers = {(p.file, p.page): p.reader for p in pages}
+
+    def reader_of(source: Source | None) -> str:
+        return readers.get((source.file, source.page), "ocr") if source else "ocr"
+
+    fields = {
+        name: value.model_copy(
+            update={
+                "confidence": calibrator.calibrate(
+                    "field", reader_of(value.source), value.confidence
+                )
+            }
+        )
+        if value.value is not None
+        else value
+        for name, value in extraction.fields.items()
+    }
+    diagnoses = [
+        d.model_copy(
+            update={
+                "confidence": calibrator.calibrate("diagnosis", reader_of(d.source), d.confidence)
+            }
+        )
+        for d in extraction.diagnoses
+    ]
+    items = [
+        i.model_copy(
+            update={
+                "confidence": calibrator.calibrate("line_item", reader_of(i.source), i.confidence)
+            }
+        )
+        for i in extraction.line_items
+    ]
+    return extraction.model_copy(
+        update={"fields": fields, "diagnoses": diagnoses, "line_items": items}
     )
 
 
@@ -166,6 +215,8 @@ def build_claim(
     for index, span in enumerate(spans):
         pages = [read.pages[pos] for pos in span.pages]
         extraction = extract_document(span.doc_type, pages, resources.nlp)
+        if resources.value_calibrator is not None:
+            extraction = calibrate_extraction(extraction, pages, resources.value_calibrator)
         documents.append(
             ClaimDocument(
                 doc_type=span.doc_type,  # type: ignore[arg-type]
