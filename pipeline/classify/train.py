@@ -43,7 +43,24 @@ def _ocr_worker_init() -> None:
 
 
 def read_corpus_pages(corpus: Path, workers: int = 2) -> list[LabelledPage]:
-    """Every page of a synth corpus, read by the pipeline's reader, with its true type."""
+    """Every page of a synth corpus, read by the pipeline's reader, with its true type.
+
+    Reading (OCR) is the slow part, so the result is kept in `corpus/read_pages.jsonl`
+    and reused while the corpus's truth files are older than it.
+    """
+    cache = corpus / "read_pages.jsonl"
+    truth_files = sorted((corpus / "truth").glob("*.json"))
+    if cache.is_file() and all(p.stat().st_mtime <= cache.stat().st_mtime for p in truth_files):
+        with cache.open() as handle:
+            return [LabelledPage.model_validate_json(line) for line in handle if line.strip()]
+    labelled = _read_corpus_pages(corpus, workers)
+    with cache.open("w") as handle:
+        for item in labelled:
+            handle.write(item.model_dump_json() + "\n")
+    return labelled
+
+
+def _read_corpus_pages(corpus: Path, workers: int) -> list[LabelledPage]:
     truths = {
         t.packet: t
         for t in (
