@@ -170,10 +170,27 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
     return (w * h) / area if w > 0 and h > 0 and area > 0 else 0.0
 
 
-def _box_like(text: str) -> bool:
-    """What a reader makes of a printed box: a symbol or one or two letters like O, X, [ ]."""
+_OPENERS = "[({|"
+
+
+def _box_reading(text: str) -> str | None:
+    """How a reader's word relates to a printed box under it.
+
+    "symbol": marks and brackets ("[_]", "(1]", "|X|"); "letter": one letter a box is often
+    read as ("M", "J", "O") — also what a real one-letter word looks like; "prefix": a label
+    glued to its box ("[Inpatient"); None: a real word, so the "box" is one of its letters.
+    """
     stripped = text.strip()
-    return len(stripped) <= 2 or not any(ch.isalnum() for ch in stripped)
+    letters = sum(ch.isalpha() for ch in stripped)
+    if not stripped:
+        return None
+    if letters == 0 or (len(stripped) <= 3 and letters <= 1 and not stripped.isalnum()):
+        return "symbol"
+    if len(stripped) == 1:
+        return "letter"
+    if stripped[0] in _OPENERS and stripped[1:].isalpha():
+        return "prefix"
+    return None
 
 
 def add_checkbox_words(page: Page, boxes: list[Checkbox], width: int, height: int) -> Page:
@@ -196,18 +213,39 @@ def add_checkbox_words(page: Page, boxes: list[Checkbox], width: int, height: in
             for wi, word in enumerate(words)
             if _overlap(bbox, word.bbox) > 0.25 or _overlap(word.bbox, bbox) > 0.5
         ]
-        if any(not _box_like(lines[li][wi].text) for li, wi in on_box):
+        readings = {(li, wi): _box_reading(lines[li][wi].text) for li, wi in on_box}
+        if any(kind is None for kind in readings.values()):
             continue
+        # A lone letter under the box may be a real word ("Part B"): only take it when the
+        # box stands apart from the word before it, as choices on a form do.
+        gap = side * (0.8 if "letter" in readings.values() else 0.5)
         glued = any(
-            0 <= bbox[0] - word.bbox[2] < side * 0.5
+            0 <= bbox[0] - word.bbox[2] < gap
             and min(bbox[3], word.bbox[3]) - max(bbox[1], word.bbox[1]) > 0.5 * (bbox[3] - bbox[1])
-            for words in lines
-            for word in words
-            if (word.bbox, word.text)
-            not in {(lines[li][wi].bbox, lines[li][wi].text) for li, wi in on_box}
+            for li, words in enumerate(lines)
+            for wi, word in enumerate(words)
+            if (li, wi) not in readings
         )
         if glued:
             continue  # ink right after a word is its last letter
+        labelled = any(
+            0 <= word.bbox[0] - bbox[2] <= side * 2.5
+            and min(bbox[3], word.bbox[3]) - max(bbox[1], word.bbox[1]) > 0.3 * (bbox[3] - bbox[1])
+            for words in lines
+            for word in words
+        ) or any(kind == "prefix" for kind in readings.values())
+        if not labelled:
+            continue  # a box labels the words right of it; one with none is not a choice
+        for (li, wi), kind in readings.items():
+            if kind == "prefix":
+                word = lines[li][wi]
+                lines[li][wi] = Word(
+                    text=word.text.strip()[1:],
+                    confidence=word.confidence,
+                    raw_confidence=word.raw_confidence,
+                    bbox=(max(word.bbox[0], bbox[2]), word.bbox[1], word.bbox[2], word.bbox[3]),
+                )
+        on_box = [key for key, kind in readings.items() if kind != "prefix"]
         for li, wi in sorted(on_box, reverse=True):
             del lines[li][wi]
         mark = Word(text=MARKED if box.marked else EMPTY, confidence=box.confidence, bbox=bbox)

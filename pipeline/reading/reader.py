@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,7 @@ from pipeline.errors import (
 )
 from pipeline.io.ingest import FileKind, PacketRef, packet_sha256
 from pipeline.io.render import PageImage, render_page
+from pipeline.reading.checkboxes import CheckboxConfig, add_checkbox_words, detect_checkboxes
 from pipeline.reading.layout import DEFAULT_GAP_FACTOR
 from pipeline.reading.ocr import (
     load_default_calibrator,
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 _LAYER_CHECK_DPI = 72
 _BARCODE_DPI = 200
+_CHECKBOX_DPI = 150
 
 
 class ReadingConfig(BaseModel):
@@ -81,6 +84,7 @@ class ReadingConfig(BaseModel):
         ge=0.0,
         description="rule pixels share of the page that triggers the second pass",
     )
+    checkboxes: CheckboxConfig = Field(default_factory=CheckboxConfig)
     barcode_max_words: int = Field(
         default=12, ge=0, description="pages with at most this many words are searched for barcodes"
     )
@@ -223,11 +227,41 @@ def read_page_job(job: PageJob) -> Page:
             except OcrError as exc:
                 base.warnings.append(f"second OCR pass without rules failed: {exc}")
     upright = (int(cleaned.image.shape[1]), int(cleaned.image.shape[0]))
-    base.lines = _to_source_frame(read.lines, cleaned.rotation, cleaned.skew, upright)
+    lines = read.lines
+    boxes = detect_checkboxes(cleaned.image, cleaned.dpi, config.checkboxes)
+    if boxes:
+        marked = add_checkbox_words(
+            Page(
+                file=job.file, page=job.index + 1, width=upright[0], height=upright[1], lines=lines
+            ),
+            boxes,
+            *upright,
+        )
+        lines = marked.lines
+    base.lines = _to_source_frame(lines, cleaned.rotation, cleaned.skew, upright)
     base.rotation = cleaned.rotation
     if read.word_count <= config.barcode_max_words:
         base.barcodes = decode_barcodes(gray)
     return base
+
+
+def _has_box_shapes(plumber_page: Any, config: CheckboxConfig) -> bool:
+    """Vector squares of checkbox size on a digital page (rendering is only worth it then)."""
+    if not config.enabled:
+        return False
+    lo, hi = config.min_side_in * 72, config.max_side_in * 72
+    for shape in [*plumber_page.rects, *plumber_page.curves]:
+        w, h = float(shape["width"]), float(shape["height"])
+        if lo <= w <= hi and lo <= h <= hi and 0.75 <= w / max(h, 1e-6) <= 1.33:
+            return True
+    return False
+
+
+def _with_checkboxes(path: Path, index: int, page: Page, config: ReadingConfig) -> Page:
+    rendered = render_page(path, "pdf", index, _CHECKBOX_DPI, config.max_pixels)
+    gray = to_gray(rendered.image)
+    boxes = detect_checkboxes(gray, rendered.dpi, config.checkboxes)
+    return add_checkbox_words(page, boxes, int(gray.shape[1]), int(gray.shape[0]))
 
 
 def _read_pdf(path: Path, packet_file: PacketFile, config: ReadingConfig) -> list[Page | PageJob]:
@@ -292,6 +326,8 @@ def _read_pdf(path: Path, packet_file: PacketFile, config: ReadingConfig) -> lis
                 continue
             if not page.lines:
                 page.blank = ink_fraction(small) < config.preprocess.blank_ink_fraction
+            if page.rotation == 0 and _has_box_shapes(plumber.pages[index], config.checkboxes):
+                page = _with_checkboxes(path, index, page, config)
             if len(page.words) <= config.barcode_max_words:
                 rendered = render_page(path, "pdf", index, _BARCODE_DPI, config.max_pixels)
                 page.barcodes = decode_barcodes(to_gray(rendered.image))
