@@ -24,6 +24,7 @@ __all__ = [
     "LeaseLostError",
     "LabelsError",
     "PromotionRefusedError",
+    "ReviewError",
 ]
 
 
@@ -93,3 +94,7 @@ class LabelsError(ClaimIntakeError, ValueError):
 
 class PromotionRefusedError(ClaimIntakeError, ValueError):
     """A fraud model candidate is worse than CURRENT; the message holds both metrics."""
+
+
+class ReviewError(ClaimIntakeError, ValueError):
+    """A review action names an unknown user, role, claim or field; the message lists valid ones."""
