@@ -73,22 +73,23 @@ def _read_toml(path: Path) -> dict[str, object]:
         raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
 
 
+def _resolve_paths(data: dict[str, object], base: Path) -> dict[str, object]:
+    """Relative paths in a settings file are relative to that file's folder (the repo for the defaults)."""
+    resolved = dict(data)
+    for key in ("models_dir", "checklists"):
+        value = resolved.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            resolved[key] = str((base / value).resolve())
+    return resolved
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """The shipped defaults, overridden key by key by the file at `path` when given."""
-    data = _read_toml(DEFAULT_SETTINGS)
+    data = _resolve_paths(_read_toml(DEFAULT_SETTINGS), REPO_ROOT)
     source = DEFAULT_SETTINGS
     if path is not None:
-        data = _merge(data, _read_toml(path))
+        data = _merge(data, _resolve_paths(_read_toml(path), path.resolve().parent))
         source = path
-    base = source.parent
-    for key in ("models_dir", "checklists"):
-        value = data.get(key)
-        if isinstance(value, str) and not Path(value).is_absolute():
-            data[key] = (
-                str((base / value).resolve())
-                if source != DEFAULT_SETTINGS
-                else str((REPO_ROOT / value).resolve())
-            )
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

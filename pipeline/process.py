@@ -38,7 +38,7 @@ from pipeline.errors import ModelNotFoundError
 from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
 from pipeline.fraud.history import ClaimHistory
 from pipeline.fraud.registry import RegisteredModel, load_model, score_claim
-from pipeline.io.ingest import PacketRef, open_packet, packet_sha256
+from pipeline.io.ingest import PacketRef, check_packet, open_packet, packet_sha256
 from pipeline.reading.reader import read_packet
 from pipeline.schema import (
     Claim,
@@ -341,7 +341,8 @@ def process_packet(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     settings = resources.settings
-    files = open_packet(ref, settings.ingest)
+    checked = check_packet(ref, settings.ingest)
+    files = open_packet(ref, settings.ingest) if not checked.files else checked.files
     sha = packet_sha256(ref)
     timings["ingest"] = time.perf_counter() - start
 
@@ -359,6 +360,16 @@ def process_packet(
     start = time.perf_counter()
     labels = classify_pages(read, resources.page_classifier)
     claim = build_claim(read, labels, resources, claim_id_for(sha))
+    for rejected in checked.rejected:
+        claim.flags.append(
+            Flag(
+                code="FILE_REJECTED",
+                field="packet.files",
+                severity="review",
+                message=f"{rejected.name} could not be read and was left out: {rejected.reason}",
+            )
+        )
+    claim.status = decide_status(claim.completeness, claim.flags)  # type: ignore[assignment]
     claim.processed_at = datetime.now(UTC).isoformat(timespec="seconds")
     timings["understand"] = time.perf_counter() - start
     return PacketResult(claim=claim, pages=len(read.pages), seconds=timings)
