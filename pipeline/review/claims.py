@@ -318,7 +318,7 @@ def _apply_value(claim: Claim, path: str, text: str | None, confirm: bool) -> tu
         )
         return old, code
     # claim_type
-    new_type = claim.claim_type.value if confirm else (text or "").strip()
+    new_type = str(claim.claim_type.value) if confirm else (text or "").strip()
     if new_type not in CLAIM_TYPES:
         raise ReviewError(f"unknown claim type {new_type!r}; valid: {', '.join(CLAIM_TYPES)}")
     claim.claim_type = ExtractedField(
@@ -347,7 +347,7 @@ def _refresh_total_billed(claim: Claim) -> None:
     if not known or len(known) != len(totals):
         return
     claim.fields.total_billed = ExtractedField(
-        value=round_money(sum(float(t.value) for t in known)),  # type: ignore[arg-type]
+        value=round_money(sum(float(t.value) for t in known if t.value is not None)),
         confidence=min(t.confidence for t in known),
         source=next((t.source for t in known if t.source is not None), None),
     )
@@ -470,7 +470,7 @@ def review_claim(
             Correction(
                 claim_id=claim_id,
                 version=version,
-                action=action.kind,
+                action=action.kind,  # type: ignore[arg-type]  # approve/send_back never get here
                 path=path_name,
                 old=old,  # type: ignore[arg-type]
                 new=new,  # type: ignore[arg-type]

@@ -200,7 +200,7 @@ def sort_queue(
         "status": lambda i: STATUSES.index(i.status) if i.status in STATUSES else 99,
         "claim_id": lambda i: i.claim_id,
     }
-    return sorted(items, key=keys[key], reverse=descending)  # type: ignore[arg-type]
+    return sorted(items, key=keys[key], reverse=descending)
 
 
 def status_counts(items: Iterable[QueueItem]) -> dict[str, int]:
@@ -213,7 +213,11 @@ def _histogram(values: Iterable[float], bins: int = 10) -> list[Bar]:
     for v in values:
         counts[min(bins - 1, max(0, int(v * bins)))] += 1
     return [
-        Bar(label=f"{i / bins:.1f}", value=c, tone="warn" if i < bins * 0.9 - 1e-9 else "ok")
+        Bar(
+            label=f"{i / bins:.1f}–{(i + 1) / bins:.1f}",
+            value=c,
+            tone="warn" if i < bins * 0.9 - 1e-9 else "ok",
+        )
         for i, c in enumerate(counts)
     ]
 
@@ -226,13 +230,13 @@ def _all_fields(claim: Claim) -> list[ExtractedField]:
 
 def dashboard_stats(claims: Sequence[Claim], items: Sequence[QueueItem]) -> DashboardStats:
     counts = status_counts(items)
-    doc_counts = Counter(d.doc_type for c in claims for d in c.documents)
+    doc_counts: Counter[str] = Counter(str(d.doc_type) for c in claims for d in c.documents)
     band_counts = Counter(c.fraud.band for c in claims)
     confidences = [f.confidence for c in claims for f in _all_fields(c)]
     scores = [c.fraud.score for c in claims if c.fraud.score is not None]
     fraud = _histogram(scores)
     for bar in fraud:
-        bar.tone = "bad" if float(bar.label) >= 0.5 else "default"
+        bar.tone = "bad" if float(bar.label.split("–")[0]) >= 0.5 else "default"
     return DashboardStats(
         claims=len(claims),
         by_status=[
