@@ -26,6 +26,7 @@ from pipeline.errors import (
     UnreadablePacketError,
     UnsupportedFileError,
 )
+from pipeline.io.pdfium_lock import PDFIUM_LOCK
 
 __all__ = [
     "FileKind",
@@ -236,6 +237,11 @@ def pil_pixel_limit(max_pixels: int) -> Iterator[None]:
 
 
 def _pdf_page_count(path: Path, limits: IngestLimits) -> int:
+    with PDFIUM_LOCK:
+        return _pdf_page_count_locked(path, limits)
+
+
+def _pdf_page_count_locked(path: Path, limits: IngestLimits) -> int:
     import pypdfium2 as pdfium
 
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageSequence
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.errors import CorruptDocumentError, PageTooLargeError
 from pipeline.io.ingest import FileKind, pil_pixel_limit
+from pipeline.io.pdfium_lock import PDFIUM_LOCK
 
 __all__ = [
     "PageImage",
@@ -136,33 +138,17 @@ def _pdf_pages(
     import pypdfium2 as pdfium
 
     try:
-        pdf = pdfium.PdfDocument(path)
+        with PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(path)
+            count = len(pdf)
     except pdfium.PdfiumError as exc:
         raise CorruptDocumentError(f"{path.name!r} cannot be opened as a PDF: {exc}") from exc
     try:
-        indices = range(len(pdf)) if only is None else [only]
+        indices = range(count) if only is None else [only]
         for index in indices:
-            if index >= len(pdf):
-                raise IndexError(f"{path.name!r} has {len(pdf)} pages, no page {index + 1}")
-            page = pdf[index]
-            try:
-                width_pt, height_pt = page.get_size()
-                scale = dpi / 72.0
-                pixels = width_pt * scale * height_pt * scale
-                if pixels > max_pixels:
-                    # A poster-sized page is still read, at the largest resolution allowed.
-                    scale = (max_pixels / (width_pt * height_pt)) ** 0.5
-                bitmap = page.render(scale=scale, grayscale=False)
-                try:
-                    image = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
-                finally:
-                    bitmap.close()
-            except pdfium.PdfiumError as exc:
-                raise CorruptDocumentError(
-                    f"{path.name!r} page {index + 1} cannot be rendered: {exc}"
-                ) from exc
-            finally:
-                page.close()
+            if index >= count:
+                raise IndexError(f"{path.name!r} has {count} pages, no page {index + 1}")
+            image, scale = _render_pdf_page(pdf, index, path, dpi, max_pixels)
             if image.ndim == 3 and image.shape[2] == 4:
                 image = np.ascontiguousarray(image[:, :, :3])
             if image.ndim == 3:
@@ -170,7 +156,37 @@ def _pdf_pages(
                 image = np.ascontiguousarray(image[:, :, ::-1])
             yield PageImage(page=index + 1, image=image, dpi=scale * 72.0)
     finally:
-        pdf.close()
+        with PDFIUM_LOCK:
+            pdf.close()
+
+
+def _render_pdf_page(
+    pdf: Any, index: int, path: Path, dpi: int, max_pixels: int
+) -> tuple[np.ndarray, float]:
+    """One page to pixels, holding the pdfium lock (the lock is never held across a yield)."""
+    import pypdfium2 as pdfium
+
+    with PDFIUM_LOCK:
+        page = pdf[index]
+        try:
+            width_pt, height_pt = page.get_size()
+            scale = dpi / 72.0
+            pixels = width_pt * scale * height_pt * scale
+            if pixels > max_pixels:
+                # A poster-sized page is still read, at the largest resolution allowed.
+                scale = (max_pixels / (width_pt * height_pt)) ** 0.5
+            bitmap = page.render(scale=scale, grayscale=False)
+            try:
+                image = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
+            finally:
+                bitmap.close()
+        except pdfium.PdfiumError as exc:
+            raise CorruptDocumentError(
+                f"{path.name!r} page {index + 1} cannot be rendered: {exc}"
+            ) from exc
+        finally:
+            page.close()
+    return image, scale
 
 
 def iter_page_images(

@@ -24,6 +24,7 @@ from pipeline.errors import (
     UnreadablePacketError,
 )
 from pipeline.io.ingest import FileKind, PacketRef, packet_sha256
+from pipeline.io.pdfium_lock import PDFIUM_LOCK
 from pipeline.io.render import PageImage, render_page
 from pipeline.reading.checkboxes import CheckboxConfig, add_checkbox_words, detect_checkboxes
 from pipeline.reading.layout import DEFAULT_GAP_FACTOR
@@ -266,6 +267,13 @@ def _with_checkboxes(path: Path, index: int, page: Page, config: ReadingConfig) 
 
 def _read_pdf(path: Path, packet_file: PacketFile, config: ReadingConfig) -> list[Page | PageJob]:
     """Text-layer pages are read here; the rest come back as OCR jobs."""
+    with PDFIUM_LOCK:
+        return _read_pdf_locked(path, packet_file, config)
+
+
+def _read_pdf_locked(
+    path: Path, packet_file: PacketFile, config: ReadingConfig
+) -> list[Page | PageJob]:
     import pdfplumber
     import pypdfium2 as pdfium
     from pdfminer.psparser import PSException
