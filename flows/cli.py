@@ -139,10 +139,14 @@ def evaluate(
 
 def _register_subcommands() -> None:
     from flows.fraud import fraud_app
+    from flows.review import review
+    from flows.users import users_app
 
     app.add_typer(
         fraud_app, name="fraud", help="the fraud analyst's loop: train, evaluate, promote"
     )
+    app.command("review")(review)
+    app.add_typer(users_app, name="users", help="users of the review app")
 
 
 _register_subcommands()

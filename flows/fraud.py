@@ -16,17 +16,15 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.errors import ClaimIntakeError
-from pipeline.fraud.registry import (
-    DEFAULT_MODELS_DIR,
-    Metrics,
-    current_version,
-    evaluate,
-    promote,
-    train_candidate,
-)
 
 if TYPE_CHECKING:
     from prefect import Flow
+
+    from pipeline.fraud.registry import Metrics
+
+# The same folder as pipeline.fraud.registry.DEFAULT_MODELS_DIR, without importing
+# scikit-learn just to print `--help`.
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[1] / "models" / "fraud"
 
 __all__ = ["fraud_app", "retrain_fraud_model", "metrics_table"]  # noqa: F822 (lazy, see __getattr__)
 
@@ -54,6 +52,8 @@ def metrics_table(title: str, columns: dict[str, Metrics | None]) -> Table:
     table.add_column("metric")
     for name in columns:
         table.add_column(name, justify="right")
+    from pipeline.fraud.registry import Metrics
+
     for metric in Metrics.model_fields:
         cells = []
         for metrics in columns.values():
@@ -78,6 +78,8 @@ def train(
 ) -> None:
     """Fit a candidate version, scored with CURRENT on the same held-out split (not promoted)."""
     try:
+        from pipeline.fraud.registry import train_candidate
+
         candidate = train_candidate(labels, claims, models_dir=models)
     except ClaimIntakeError as error:
         raise _fail(error) from error
@@ -105,6 +107,8 @@ def evaluate_command(
 ) -> None:
     """Score a version (default CURRENT) on every labelled claim."""
     try:
+        from pipeline.fraud.registry import current_version, evaluate
+
         name = version or current_version(models) or "CURRENT"
         metrics = evaluate(version, labels, claims, models_dir=models)
     except ClaimIntakeError as error:
@@ -122,6 +126,8 @@ def promote_command(
 ) -> None:
     """Make VERSION the CURRENT model; refused when it is worse than CURRENT on ROC-AUC."""
     try:
+        from pipeline.fraud.registry import promote
+
         previous = promote(version, models_dir=models, force=force)
     except ClaimIntakeError as error:
         raise _fail(error) from error
@@ -131,6 +137,8 @@ def promote_command(
 def _build_flow() -> Flow[..., Metrics]:
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
+
+    from pipeline.fraud.registry import evaluate, train_candidate
 
     train_task = task(name="train-fraud-candidate", cache_policy=NO_CACHE)(train_candidate)
     evaluate_task = task(name="evaluate-fraud-model", cache_policy=NO_CACHE)(evaluate)

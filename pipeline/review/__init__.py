@@ -6,36 +6,5 @@ thin edge over them.
 
 from __future__ import annotations
 
-from pipeline.review.claims import (
-    Rechecker,
-    ReviewAction,
-    ReviewResult,
-    list_versions,
-    load_claim,
-    load_claims,
-    recheck,
-    review_claim,
-    value_at,
-    versions_dir,
-)
-from pipeline.review.store import ROLES, AuditEntry, Correction, Note, ReviewStore, User, open_store
-
-__all__ = [
-    "ROLES",
-    "AuditEntry",
-    "Correction",
-    "Note",
-    "Rechecker",
-    "ReviewAction",
-    "ReviewResult",
-    "ReviewStore",
-    "User",
-    "list_versions",
-    "load_claim",
-    "load_claims",
-    "open_store",
-    "recheck",
-    "review_claim",
-    "value_at",
-    "versions_dir",
-]
+# The modules are imported where they are used (claims, queue, store, view, pages):
+# `claim-intake users` needs only the store and should not load the whole pipeline.
