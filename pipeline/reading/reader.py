@@ -71,7 +71,7 @@ class ReadingConfig(BaseModel):
         description="Tesseract codes (e.g. 'eng', 'chi_sim+eng'); default from language",
     )
     dpi: int = Field(default=300, ge=72, le=600, description="PDF render resolution for OCR")
-    ocr_timeout: float = Field(default=60.0, gt=0, description="seconds per Tesseract call")
+    ocr_timeout: float = Field(default=30.0, gt=0, description="seconds per Tesseract call")
     max_pixels: int = Field(default=120_000_000, ge=1)
     max_pages: int = Field(default=500, ge=1)
     psm: list[int] = Field(default=[3, 6, 11], min_length=1)
