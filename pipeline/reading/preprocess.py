@@ -7,6 +7,7 @@ Each step is a plain function over a uint8 numpy array and each is switched on o
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -50,6 +51,12 @@ class PreprocessConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     orientation: bool = True
+    orientation_method: Literal["ocr_check", "osd"] = Field(
+        default="ocr_check",
+        description="ocr_check: find the text-line axis from the ink, read, and read again "
+        "turned 180 only when the read is poor (one Tesseract pass for upright pages); "
+        "osd: Tesseract OSD with an OCR vote when OSD is unsure (1-3 s more a page)",
+    )
     deskew: bool = True
     max_skew_degrees: float = Field(default=10.0, gt=0, le=45)
     denoise: bool = True
@@ -475,10 +482,13 @@ def preprocess(
         turned = rotate_right_angle(gray, quarter)
         level = deskew(turned, skew) if config.deskew else turned
         rotation = quarter
-        if config.orientation:
+        if config.orientation and config.orientation_method == "osd":
             extra = detect_orientation(level, lang=lang, lines_horizontal=True, timeout=timeout)
             rotation = (quarter + extra) % 360
             steps.append("orientation")
+        elif config.orientation:
+            # Lines are horizontal now; up or down is settled by the OCR read itself (reader).
+            steps.append("orientation_axis")
         if not config.deskew:
             skew = 0.0
         gray = rotate_right_angle(gray, rotation)

@@ -40,6 +40,7 @@ from pipeline.reading.preprocess import (
     PreprocessConfig,
     ink_fraction,
     preprocess,
+    rotate_right_angle,
     rule_mask,
     to_gray,
     to_source_bbox,
@@ -76,6 +77,13 @@ class ReadingConfig(BaseModel):
     max_pages: int = Field(default=500, ge=1)
     psm: list[int] = Field(default=[3, 6, 11], min_length=1)
     retry_below_confidence: float = Field(default=70.0, ge=0, le=100)
+    upside_down_below: float = Field(
+        default=60.0,
+        ge=0,
+        le=100,
+        description="a read with lower mean Tesseract confidence is tried again turned 180",
+    )
+    upside_down_min_words: int = Field(default=5, ge=0)
     ocr_threads: int = Field(default=1, ge=1, description="OMP_THREAD_LIMIT for Tesseract")
     gap_factor: float = Field(default=DEFAULT_GAP_FACTOR, gt=0)
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
@@ -207,6 +215,36 @@ def read_page_job(job: PageJob) -> Page:
         base.reader = "none"
         base.warnings.append(str(exc))
         return base
+    preprocess_config = config.preprocess
+    if (
+        preprocess_config.orientation
+        and preprocess_config.orientation_method == "ocr_check"
+        and (
+            read.mean_raw_confidence < config.upside_down_below
+            or read.word_count < config.upside_down_min_words
+        )
+    ):
+        # A poor read may be a page upside down: read it turned and keep the better read.
+        flipped = rotate_right_angle(cleaned.image, 180)
+        try:
+            turned = ocr_best(
+                flipped,
+                lang=lang,
+                psms=config.psm,
+                timeout=config.ocr_timeout,
+                calibrator=load_default_calibrator(lang),
+                retry_below=config.retry_below_confidence,
+                gap_factor=config.gap_factor,
+                threads=config.ocr_threads,
+            )
+        except OcrError as exc:
+            base.warnings.append(f"reading the page turned 180 degrees failed: {exc}")
+        else:
+            if turned.score > read.score:
+                read = turned
+                cleaned = cleaned.model_copy(
+                    update={"image": flipped, "rotation": (cleaned.rotation + 180) % 360}
+                )
     if config.preprocess.rules_second_pass:
         rules = rule_mask(cleaned.image, cleaned.dpi)
         if float(rules.mean()) >= config.rules_min_share:
