@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: help setup system venv run test test-fast lint models fraud-model bench samples clean
+.PHONY: help setup system venv browser run test test-fast lint models fraud-model bench samples clean
 
 help:
 	@echo "make run    - install what is missing, then process sample_docs/inbox into out/"
@@ -55,8 +55,17 @@ $(VENV)/.synced: pyproject.toml uv.lock
 run: setup
 	$(BIN)/claim-intake run sample_docs/inbox --out out
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
+
+# Debian's Chromium for the review app's end-to-end test (Playwright drives it; no browser
+# download is possible or needed).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo ">> installing chromium for the browser test"; \
+	  ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null ) \
+	    || echo "!! could not install chromium: the browser test will be skipped; as root run 'apt-get install -y chromium'" >&2; \
+	fi
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
