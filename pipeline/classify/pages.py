@@ -100,7 +100,7 @@ class PageClassifier(ClassifierMixin, BaseEstimator):
     into `other`. Parameters follow the scikit-learn contract: stored, not used, in __init__.
     """
 
-    def __init__(self, C: float = 8.0, min_confidence: float = 0.45, max_features: int = 40000):
+    def __init__(self, C: float = 8.0, min_confidence: float = 0.45, max_features: int = 20000):
         self.C = C
         self.min_confidence = min_confidence
         self.max_features = max_features
@@ -127,6 +127,9 @@ class PageClassifier(ClassifierMixin, BaseEstimator):
             word_m = self.words_.transform(texts)
             char_m = self.chars_.transform(texts)
             layout_m = self.layout_.transform(layout)
+        # Clipped: a page unlike any training page (or a feature that barely varied in
+        # training) must not outvote what the page says.
+        layout_m = np.clip(layout_m, -4.0, 4.0)
         return sp.hstack([word_m, char_m, sp.csr_matrix(layout_m * 0.5)]).tocsr()
 
     def fit(self, pages: Sequence[Page], y: Sequence[str]) -> PageClassifier:

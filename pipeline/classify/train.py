@@ -130,6 +130,52 @@ def _packet_split(labelled: list[LabelledPage], seed: int) -> tuple[set[str], se
     return set(packets[:cut]), set(packets[cut:])
 
 
+PHRASES_DIR = Path(__file__).resolve().parents[1] / "data" / "classify"
+
+
+def phrase_pages(
+    language: str = "en", per_type: int = 40, seed: int = 0
+) -> tuple[list[Page], list[str]]:
+    """Pseudo-pages made of phrases real documents of each type print (data/classify/<lang>.yaml)."""
+    import yaml
+
+    path = PHRASES_DIR / f"{language}.yaml"
+    phrases: dict[str, list[str]] = yaml.safe_load(path.read_text())
+    rng = random.Random(seed)
+    pages: list[Page] = []
+    labels: list[str] = []
+    for doc_type, options in sorted(phrases.items()):
+        for index in range(per_type):
+            chosen = rng.sample(options, k=min(len(options), rng.randint(4, 10)))
+            lines = []
+            for row, text in enumerate(chosen):
+                x, y = 0.08 + rng.random() * 0.3, 0.06 + row * (0.85 / max(1, len(chosen)))
+                words, cursor = [], x
+                for token in text.split():
+                    width = 0.011 * len(token)
+                    words.append(
+                        Word(
+                            text=token,
+                            confidence=0.97,
+                            bbox=(cursor, y, min(1.0, cursor + width), y + 0.015),
+                        )
+                    )
+                    cursor += width + 0.008
+                lines.append(Line.from_words(words))
+            pages.append(
+                Page(
+                    file=f"phrases-{doc_type}",
+                    page=index + 1,
+                    width=612,
+                    height=792,
+                    reader="text_layer",
+                    lines=lines,
+                )
+            )
+            labels.append(doc_type)
+    return pages, labels
+
+
 def _augment(pages: list[LabelledPage], seed: int) -> tuple[list[Page], list[str]]:
     rng = random.Random(seed)
     x: list[Page] = []
@@ -173,12 +219,13 @@ def train_page_classifier(
     train = [p for p in labelled if p.packet in train_packets]
     test = [p for p in labelled if p.packet in test_packets]
     x, y = _augment(train, seed)
-    probe = PageClassifier().fit(x, y)
+    extra_x, extra_y = phrase_pages(seed=seed)
+    probe = PageClassifier().fit(x + extra_x, y + extra_y)
     overall = _accuracy(probe, test) or 0.0
     digital = _accuracy(probe, [t for t in test if t.profile == "digital"])
     scanned = _accuracy(probe, [t for t in test if t.profile == "scanned"])
     x_all, y_all = _augment(labelled, seed)
-    model = PageClassifier().fit(x_all, y_all)
+    model = PageClassifier().fit(x_all + extra_x, y_all + extra_y)
     digest = hashlib.sha256(
         "\n".join(f"{p.packet}|{p.page.file}|{p.page.page}|{p.doc_type}" for p in labelled).encode()
     ).hexdigest()
@@ -211,6 +258,8 @@ def write_card(report: TrainingReport, path: Path) -> Path:
         f"- synthetic corpus `claim-intake synth --seed {report.corpus_seed}`: {report.packets} packets, "
         f"{report.pages} pages, read by the pipeline's own reader (text layer or Tesseract)",
         "- digital pages are also added once with simulated OCR damage",
+        "- plus 40 pseudo-pages per type made of phrases real documents print",
+        "  (`pipeline/data/classify/en.yaml`: CMS-1500, UB-04, itemized bills, ID cards, APS, ...)",
         f"- class counts: {json.dumps(report.class_counts)}",
         f"- data sha256: `{report.data_sha256}`",
         "",
