@@ -129,8 +129,8 @@ class PageClassifier(ClassifierMixin, BaseEstimator):
             layout_m = self.layout_.transform(layout)
         # Clipped: a page unlike any training page (or a feature that barely varied in
         # training) must not outvote what the page says.
-        layout_m = np.clip(layout_m, -4.0, 4.0)
-        return sp.hstack([word_m, char_m, sp.csr_matrix(layout_m * 0.5)]).tocsr()
+        layout_m = np.clip(layout_m, -3.0, 3.0)
+        return sp.hstack([word_m, char_m, sp.csr_matrix(layout_m * 0.25)]).tocsr()
 
     def fit(self, pages: Sequence[Page], y: Sequence[str]) -> PageClassifier:
         unknown = sorted(set(y) - set(DOC_TYPES))
