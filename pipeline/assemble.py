@@ -34,6 +34,7 @@ __all__ = [
     "identity_flags",
     "confidence_flags",
     "decide_status",
+    "completeness_flags",
     "round_money",
 ]
 
@@ -275,6 +276,29 @@ def _low(field: str, confidence: float) -> Flag:
         severity="review",
         message=f"{field} extracted with confidence {confidence:.2f}; please check it",
     )
+
+
+def completeness_flags(completeness: Completeness) -> list[Flag]:
+    """One review flag per missing field and per missing document."""
+    flags = [
+        Flag(
+            code="MISSING_FIELD",
+            field=f"fields.{name}" if name != "diagnoses" else "diagnoses",
+            severity="review",
+            message=f"required {name} was not found in the packet",
+        )
+        for name in completeness.missing_fields
+    ]
+    flags.extend(
+        Flag(
+            code="MISSING_DOCUMENT",
+            field="documents",
+            severity="review",
+            message=f"required document {doc_type} is not in the packet",
+        )
+        for doc_type in completeness.missing_documents
+    )
+    return flags
 
 
 def decide_status(completeness: Completeness, flags: Sequence[Flag]) -> str:

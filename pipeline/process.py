@@ -18,6 +18,7 @@ from typing import Any
 
 from pipeline.assemble import (
     choose_claim_fields,
+    completeness_flags,
     confidence_flags,
     decide_status,
     identity_flags,
@@ -287,24 +288,7 @@ def build_claim(
         checklists=resources.checklists,
         language=settings.language,
     )
-    for name in completeness.missing_fields:
-        flags.append(
-            Flag(
-                code="MISSING_FIELD",
-                field=f"fields.{name}" if name != "diagnoses" else "diagnoses",
-                severity="review",
-                message=f"required {name} was not found in the packet",
-            )
-        )
-    for doc_type in completeness.missing_documents:
-        flags.append(
-            Flag(
-                code="MISSING_DOCUMENT",
-                field="documents",
-                severity="review",
-                message=f"required document {doc_type} is not in the packet",
-            )
-        )
+    flags.extend(completeness_flags(completeness))
     flags.extend(confidence_flags(fields, documents, diagnoses, line_items, claim_type, thresholds))
     claim = Claim(
         claim_id=claim_id,

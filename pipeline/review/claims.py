@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.assemble import (
     ReviewThresholds,
+    completeness_flags,
     confidence_flags,
     decide_status,
     identity_flags,
@@ -370,24 +371,7 @@ def recheck(claim: Claim, checker: Rechecker) -> Claim:
         checklists=checker.checklists,
         language=claim.language,
     )
-    for name in completeness.missing_fields:
-        flags.append(
-            Flag(
-                code="MISSING_FIELD",
-                field=f"fields.{name}" if name != "diagnoses" else "diagnoses",
-                severity="review",
-                message=f"required {name} was not found in the packet",
-            )
-        )
-    for doc_type in completeness.missing_documents:
-        flags.append(
-            Flag(
-                code="MISSING_DOCUMENT",
-                field="documents",
-                severity="review",
-                message=f"required document {doc_type} is not in the packet",
-            )
-        )
+    flags.extend(completeness_flags(completeness))
     flags.extend(
         confidence_flags(
             claim.fields,
