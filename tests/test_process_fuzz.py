@@ -54,7 +54,7 @@ def _mutations(data: bytes, rng: random.Random, count: int) -> list[bytes]:
 
 @pytest.fixture(scope="module")
 def resources():
-    return load_resources(load_settings().model_copy(update={"calibrate_values": False}))
+    return load_resources(load_settings())
 
 
 @pytest.mark.slow
