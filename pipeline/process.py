@@ -199,6 +199,15 @@ def classify_pages(read: ReadPacket, classifier: PageClassifier) -> list[PageLab
     return labels
 
 
+_READING_NOTES = ("OCR used", "resolution not recorded", "text layer has fewer pages")
+
+
+def _is_reading_note(warning: str) -> bool:
+    """How a page was read (OCR instead of a text layer, an assumed DPI) is worth knowing,
+    not worth an adjuster's time; a page that could not be read is."""
+    return warning.startswith(_READING_NOTES) or "; OCR used" in warning
+
+
 def build_claim(
     read: ReadPacket,
     labels: list[PageLabel],
@@ -232,11 +241,12 @@ def build_claim(
 
     for page in read.pages:
         for warning in page.warnings:
+            note = _is_reading_note(warning)
             flags.append(
                 Flag(
-                    code="PAGE_READ_PROBLEM",
+                    code="PAGE_READ_NOTE" if note else "PAGE_READ_PROBLEM",
                     field=None,
-                    severity="review",
+                    severity="info" if note else "review",
                     message=f"{page.file} page {page.page}: {warning}",
                 )
             )
