@@ -88,7 +88,7 @@ models: setup
 
 # The first fraud model: roughened perfect claims of a synthetic corpus (see its card).
 fraud-model: setup
-	$(BIN)/python -m pipeline.fraud.bootstrap --corpus build/fraud-corpus --packets 1000 --seed 7 --eval-packets 400 --workers $$(nproc) --models models/fraud
+	$(BIN)/python -m pipeline.fraud.bootstrap --corpus build/fraud-corpus --packets 1000 --seed 7 --eval-packets 400 --workers $$(nproc --all) --models models/fraud
 
 samples: setup
 	rm -rf sample_docs/inbox sample_docs/truth
@@ -97,7 +97,7 @@ samples: setup
 bench: setup
 	$(BIN)/claim-intake synth build/bench/scanned --packets 12 --seed 2024 --profile scanned
 	$(BIN)/claim-intake synth build/bench/digital --packets 40 --seed 2025 --profile digital
-	$(BIN)/python bench/bench.py --scanned build/bench/scanned --digital build/bench/digital --workers $$(nproc) --results bench/results.md
+	$(BIN)/python bench/bench.py --scanned build/bench/scanned --digital build/bench/digital --workers $$(nproc --all) --results bench/results.md
 
 clean:
 	rm -rf out build .pytest_cache .mypy_cache .ruff_cache
