@@ -7,6 +7,7 @@ Every candidate is typed (date, money, id, name ...) and validated before it can
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -78,6 +79,7 @@ def _label_table(vocab: LangVocab) -> dict[int, list[tuple[str, str, str]]]:
 _FOLDS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("i", "l"), ("5", "s"))
 
 
+@functools.lru_cache(maxsize=65536)
 def _fold(text: str) -> str:
     """Collapse characters OCR confuses in words, so "Pat1ent Narne" meets "Patient Name"."""
     for a, b in _FOLDS:
@@ -102,6 +104,7 @@ def _within_edits(a: str, b: str, k: int) -> int | None:
     return prev[-1] if prev[-1] <= k else None
 
 
+@functools.lru_cache(maxsize=262144)
 def _similar(a: str, b: str) -> float:
     """1.0 for the same label after OCR folding; less for a typo or two; 0 otherwise.
 
@@ -115,6 +118,8 @@ def _similar(a: str, b: str) -> float:
         return 0.0  # "Statement #" without its '#' is just the word "Statement"
     if len(b) <= _EXACT_ONLY_LEN or abs(len(a) - len(b)) > max(1, len(b) // 6):
         return 0.0
+    if a[0] != b[0] and a[1:2] != b[1:2] and a[-1] != b[-1]:
+        return 0.0  # a misread label keeps its first, second or last letter; skip the DP
     dist = _within_edits(a, b, max(1, len(b) // 6))
     return 0.0 if dist is None else 1.0 - dist / len(b)
 
