@@ -29,6 +29,7 @@ from pipeline.io.render import PageImage, render_page
 from pipeline.reading.checkboxes import CheckboxConfig, add_checkbox_words, detect_checkboxes
 from pipeline.reading.layout import DEFAULT_GAP_FACTOR
 from pipeline.reading.ocr import (
+    OcrRead,
     load_default_calibrator,
     merge_reads,
     ocr_best,
@@ -158,6 +159,20 @@ def _to_source_frame(
     return mapped
 
 
+def _read_image(image: np.ndarray, config: ReadingConfig) -> OcrRead:
+    lang = config.tesseract_languages
+    return ocr_best(
+        image,
+        lang=lang,
+        psms=config.psm,
+        timeout=config.ocr_timeout,
+        calibrator=load_default_calibrator(lang),
+        retry_below=config.retry_below_confidence,
+        gap_factor=config.gap_factor,
+        threads=config.ocr_threads,
+    )
+
+
 def read_page_job(job: PageJob) -> Page:
     """Render, clean and OCR one page; failures become a Page with a warning, never a crash."""
     config = job.config
@@ -200,16 +215,7 @@ def read_page_job(job: PageJob) -> Page:
         base.reader = "none"
         return base
     try:
-        read = ocr_best(
-            cleaned.image,
-            lang=lang,
-            psms=config.psm,
-            timeout=config.ocr_timeout,
-            calibrator=load_default_calibrator(lang),
-            retry_below=config.retry_below_confidence,
-            gap_factor=config.gap_factor,
-            threads=config.ocr_threads,
-        )
+        read = _read_image(cleaned.image, config)
     except OcrError as exc:
         log.warning("page %s#%d OCR failed: %s", job.file, job.index + 1, type(exc).__name__)
         base.reader = "none"
@@ -227,16 +233,7 @@ def read_page_job(job: PageJob) -> Page:
         # A poor read may be a page upside down: read it turned and keep the better read.
         flipped = rotate_right_angle(cleaned.image, 180)
         try:
-            turned = ocr_best(
-                flipped,
-                lang=lang,
-                psms=config.psm,
-                timeout=config.ocr_timeout,
-                calibrator=load_default_calibrator(lang),
-                retry_below=config.retry_below_confidence,
-                gap_factor=config.gap_factor,
-                threads=config.ocr_threads,
-            )
+            turned = _read_image(flipped, config)
         except OcrError as exc:
             base.warnings.append(f"reading the page turned 180 degrees failed: {exc}")
         else:
