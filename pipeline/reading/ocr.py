@@ -298,10 +298,12 @@ def merge_reads(primary: OcrRead, extra: OcrRead, max_overlap: float = 0.3) -> O
     Both reads must be of the same image. Lines keep reading order (top, then left).
     """
     words = [w.bbox for line in primary.lines for w in line.words]
+    # The share of a line covered by all primary words together: a long line is covered
+    # by many words, each of which alone covers little of it.
     added = [
         line
         for line in extra.lines
-        if all(_overlap_share(line.bbox, box) <= max_overlap for box in words)
+        if sum(_overlap_share(line.bbox, box) for box in words) <= max_overlap
     ]
     if not added:
         return primary

@@ -71,11 +71,10 @@ class PreprocessConfig(BaseModel):
     )
     contrast: bool = True
     rules_second_pass: bool = Field(
-        default=False,
+        default=True,
         description="on pages with form boxes or table grids, OCR again with the rules removed "
-        "and add the words only that read finds (see reader). Off by default: it costs a "
-        "second Tesseract pass (about 5 s on a 300 DPI invoice here) and its merge repeated "
-        "lines the first pass had already read",
+        "and add the lines only that read finds where the first read found nothing (see "
+        "reader); boxed totals and form fields are often skipped by the first read",
     )
     binarize: bool = False
     remove_borders: bool = True
