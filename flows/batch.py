@@ -95,6 +95,16 @@ class BatchContext:
     worker_id: str
 
 
+# Libraries that log the documents' own text at DEBUG (pdfminer logs every string it
+# parses): patient data must not reach the logs whatever level an operator sets.
+_CONTENT_LOGGERS = ("pdfminer", "pdfplumber", "PIL")
+
+
+def _quiet_content_loggers() -> None:
+    for name in _CONTENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -312,6 +322,7 @@ def batch_flow(
 ) -> BatchSummary:
     """Inbox in, claim files out; packets run `workers` at a time, done packets are skipped."""
     logger = get_run_logger()
+    _quiet_content_loggers()
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     batch_id = started_at.strftime("%Y%m%dT%H%M%S") + f"-{secrets.token_hex(3)}"

@@ -30,8 +30,21 @@ _DIR_MODE = 0o700
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) owner-only; an existing folder keeps its mode."""
-    path.mkdir(parents=True, exist_ok=True, mode=_DIR_MODE)
+    """Create `path` and each missing parent owner-only; an existing folder keeps its mode.
+
+    (`mkdir(parents=True, mode=...)` applies the mode to the last folder only.)
+    """
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=_DIR_MODE)
+        except FileExistsError:
+            continue  # another writer made it in the meantime
+        os.chmod(folder, _DIR_MODE)  # the umask may have narrowed the mode, never widened it
     return path
 
 
