@@ -12,6 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
+
+from pipeline.schema import claim_json_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -30,6 +33,10 @@ def test_golden_sample_docs_claims(prefect_harness, tmp_path: Path):
     summary = batch_flow_for(1)(inbox=ROOT / "sample_docs" / "inbox", out=out, workers=2)
     assert summary.quarantined == 0
     produced = {p.name: _stable(json.loads(p.read_text())) for p in (out / "claims").glob("*.json")}
+    validator = Draft202012Validator(claim_json_schema())
+    for name, claim in produced.items():
+        errors = [e.message for e in validator.iter_errors(claim)]
+        assert not errors, f"{name} does not validate against `claim-intake schema`: {errors[:3]}"
     if os.environ.get("UPDATE_GOLDEN"):
         shutil.rmtree(GOLDEN, ignore_errors=True)
         GOLDEN.mkdir(parents=True)
