@@ -17,6 +17,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -371,7 +372,8 @@ def batch_flow(
 
 def batch_flow_for(workers: int):  # noqa: ANN201 - Prefect's Flow type is generic
     """The flow with `workers` packets side by side."""
-    return batch_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max(1, workers)))
+    runner: Any = ThreadPoolTaskRunner(max_workers=max(1, workers))  # its generic is unbound here
+    return batch_flow.with_options(task_runner=runner)
 
 
 def summary_table(summary: BatchSummary) -> Table:

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
@@ -104,12 +104,16 @@ def synth(
     """Write N synthetic claim packets and their ground truth."""
     if profile not in ("digital", "scanned", "mixed"):
         raise _fail(f"--profile {profile!r} is not one of digital, scanned, mixed")
-    from pipeline.synth import generate_corpus
+    from pipeline.synth import CorpusProfile, generate_corpus
 
     try:
         truths = generate_corpus(
-            directory, packets=packets, seed=seed, profile=profile, workers=workers
-        )  # type: ignore[arg-type]
+            directory,
+            packets=packets,
+            seed=seed,
+            profile=cast(CorpusProfile, profile),
+            workers=workers,
+        )
     except ClaimIntakeError as exc:
         raise _fail(str(exc)) from exc
     pages = sum(len(t.pages) for t in truths)

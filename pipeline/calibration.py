@@ -95,14 +95,14 @@ def fit_value_calibrator(
     for key, values in sorted(groups.items()):
         if len(values) < _MIN_GROUP:
             continue
-        raw = np.asarray([v for v, _ in values], dtype=float)
+        scores = np.asarray([v for v, _ in values], dtype=float)
         right = np.asarray([float(c) for _, c in values], dtype=float)
         if len(set(right.tolist())) < 2:
             # All right (or all wrong): no curve to fit; the rule of succession says how sure.
             share = (float(right.sum()) + 1.0) / (len(right) + 2.0)
             curves[key] = Curve(x=[0.0, 1.0], y=[share, share], samples=len(values))
             continue
-        curves[key] = _fit_curve(raw, right)
+        curves[key] = _fit_curve(scores, right)
     if not curves:
         raise ConfigError(
             "not enough matched values to fit the calibrator "

@@ -57,7 +57,9 @@ class Word(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     text: str
-    confidence: float = Field(ge=0.0, le=1.0, description="calibrated probability the text is right")
+    confidence: float = Field(
+        ge=0.0, le=1.0, description="calibrated probability the text is right"
+    )
     bbox: BBox
     raw_confidence: float | None = Field(
         default=None, description="the reader's own number (Tesseract 0-100), before calibration"
@@ -106,7 +108,9 @@ class Page(BaseModel):
     page: int = Field(ge=1, description="1-based page number inside the file")
     width: float = Field(gt=0, description="page width in the reader's units (points or pixels)")
     height: float = Field(gt=0)
-    dpi: float | None = Field(default=None, description="resolution the page was read at, if raster")
+    dpi: float | None = Field(
+        default=None, description="resolution the page was read at, if raster"
+    )
     reader: Literal["text_layer", "ocr", "none"] = "none"
     rotation: int = Field(default=0, description="degrees the page was turned to read upright")
     lines: list[Line] = Field(default_factory=list)

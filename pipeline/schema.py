@@ -35,7 +35,7 @@ __all__ = [
     "claim_json_schema",
 ]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
 
 ClaimType = Literal["outpatient", "inpatient", "accident", "critical_illness"]
 CLAIM_TYPES: tuple[str, ...] = ("outpatient", "inpatient", "accident", "critical_illness")
@@ -216,4 +216,3 @@ def claim_json_schema() -> dict[str, object]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "claim-intake claim file"
     return schema
-
