@@ -153,7 +153,7 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
         )
     try:
         result = process_packet(
-            ref, context.resources, executor=context.executor, inbox=context.inbox
+            ref, context.resources, executor=context.executor, inbox=context.inbox, sha256=sha
         )
     except UnreadablePacketError as exc:
         return _quarantine(

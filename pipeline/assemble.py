@@ -122,7 +122,7 @@ def choose_claim_fields(
         fields.total_billed = ExtractedField(
             value=total,
             confidence=min(t.confidence for t in known),
-            source=sources[0] if len(sources) == 1 else (sources[0] if sources else None),
+            source=sources[0] if sources else None,
         )
 
     dated: list[tuple[str, float, Source | None]] = []

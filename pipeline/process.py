@@ -330,25 +330,29 @@ def process_packet(
     resources: Resources,
     executor: Executor | None = None,
     inbox: Path | None = None,
+    sha256: str | None = None,
 ) -> PacketResult:
-    """Read and understand one packet. Raises UnreadablePacketError subclasses to quarantine it."""
+    """Read and understand one packet. Raises UnreadablePacketError subclasses to quarantine it.
+
+    `sha256`: the packet hash if the caller computed it (the batch does, for the ledger).
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
     settings = resources.settings
     checked = check_packet(ref, settings.ingest)
     files = open_packet(ref, settings.ingest) if not checked.files else checked.files
-    sha = packet_sha256(ref)
+    sha = sha256 or packet_sha256(ref)
     timings["ingest"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    read = read_packet(ref, files, settings.reading, executor=executor)
+    read = read_packet(ref, files, settings.reading, executor=executor, sha256=sha)
     source = ref.name
     if inbox is not None:
         try:
             source = ref.root.relative_to(inbox).as_posix()
         except ValueError:
             source = ref.name
-    read = read.model_copy(update={"source": source, "sha256": sha, "language": settings.language})
+    read = read.model_copy(update={"source": source, "language": settings.language})
     timings["read"] = time.perf_counter() - start
 
     start = time.perf_counter()

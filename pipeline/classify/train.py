@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from pipeline.classify.pages import PageClassifier, save_page_classifier
 from pipeline.document import Line, Page, Word
 from pipeline.io.ingest import discover_packets, open_packet
+from pipeline.reading.ocr import init_ocr_worker
 from pipeline.reading.reader import ReadingConfig, read_packet
 from pipeline.truth import Truth
 
@@ -36,10 +37,6 @@ class LabelledPage(BaseModel):
     doc_type: str
     profile: str
     packet: str
-
-
-def _ocr_worker_init() -> None:
-    os.environ["OMP_THREAD_LIMIT"] = "1"
 
 
 def read_corpus_pages(corpus: Path, workers: int = 2) -> list[LabelledPage]:
@@ -70,7 +67,7 @@ def _read_corpus_pages(corpus: Path, workers: int) -> list[LabelledPage]:
     }
     labelled: list[LabelledPage] = []
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_ocr_worker_init) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_ocr_worker) as pool:
         for ref in discover_packets(corpus / "inbox"):
             truth = truths.get(ref.name)
             if truth is None:

@@ -387,8 +387,11 @@ def read_packet(
     files: list[PacketFile],
     config: ReadingConfig | None = None,
     executor: Executor | None = None,
+    sha256: str | None = None,
 ) -> ReadPacket:
     """All pages of the packet, in file then page order.
+
+    `sha256` is the packet hash when the caller has it already (hashing reads every byte).
 
     With an executor (a ProcessPoolExecutor started with `init_ocr_worker`), OCR pages run
     in parallel. Raises UnreadablePacketError (or a more specific subclass) when no file of
@@ -452,7 +455,7 @@ def read_packet(
     return ReadPacket(
         name=ref.name,
         source=ref.name,
-        sha256=packet_sha256(ref),
+        sha256=sha256 or packet_sha256(ref),
         files=files,
         pages=pages,
         language=config.language,
