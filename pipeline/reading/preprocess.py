@@ -20,6 +20,7 @@ __all__ = [
     "PreprocessConfig",
     "PreprocessResult",
     "to_gray",
+    "gray_percentiles",
     "ink_fraction",
     "is_blank",
     "rotate_right_angle",
@@ -106,9 +107,24 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
+def gray_percentiles(gray: np.ndarray, *q: float) -> list[float]:
+    """Percentiles of a uint8 image from its histogram: ~10x faster than np.percentile on a
+    page, which sorts 8 million pixels. Each is the value of the sorted pixel at rank
+    q/100 * (n - 1), rounded down (numpy would interpolate between two neighbours).
+    """
+    if gray.size == 0:
+        raise ValueError("percentiles of an empty image")
+    if gray.dtype != np.uint8:
+        return [float(v) for v in np.percentile(gray, q)]
+    counts = cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel()
+    cumulative = np.cumsum(counts)
+    ranks = [p / 100.0 * (cumulative[-1] - 1) for p in q]
+    return [float(np.searchsorted(cumulative, rank, side="right")) for rank in ranks]
+
+
 def _ink_mask(gray: np.ndarray) -> np.ndarray:
     """Dark pixels relative to the page's own paper colour (so faint scans still show ink)."""
-    paper = float(np.percentile(gray, 90))
+    paper = gray_percentiles(gray, 90)[0]
     threshold = min(paper - 40.0, 200.0) if paper > 60 else paper / 2
     return gray < max(threshold, 1.0)
 
@@ -255,22 +271,37 @@ def _downscale(gray: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
 
 
+_MAX_SKEW_POINTS = 60_000
+
+
 def _skew_search(mask: np.ndarray, max_degrees: float) -> tuple[float, float]:
-    """(angle levelling the rows of `mask`, how sharp the rows are at that angle)."""
+    """(angle levelling the rows of `mask`, how sharp the rows are at that angle).
+
+    The row profile at each candidate angle is a histogram of the ink pixels' rotated
+    row coordinates (the same rotation as `deskew`, about the centre), so no image is
+    warped; on a dense page a regular sample of the pixels stands for all of them.
+    """
     height, width = mask.shape
-    centre = (width / 2, height / 2)
+    ys, xs = np.nonzero(mask)
+    if ys.size > _MAX_SKEW_POINTS:
+        step = ys.size // _MAX_SKEW_POINTS + 1
+        ys, xs = ys[::step], xs[::step]
+    x = xs.astype(np.float64) - width / 2
+    y = ys.astype(np.float64) - height / 2
 
     def sharpness(angle: float) -> float:
-        matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
-        turned = cv2.warpAffine(mask, matrix, (width, height), flags=cv2.INTER_NEAREST)
-        profile = turned.sum(axis=1, dtype=np.float64)
+        # cv2.getRotationMatrix2D(angle): y' = -sin(a) * x + cos(a) * y about the centre.
+        radians = np.deg2rad(angle)
+        rows = np.floor(-np.sin(radians) * x + np.cos(radians) * y + height / 2).astype(np.int64)
+        rows = rows[(rows >= 0) & (rows < height)]
+        profile = np.bincount(rows, minlength=height).astype(np.float64)
         mean = float(profile.mean())
         # Scale-free, so the two page axes can be compared.
         return float(np.var(profile)) / (mean * mean) if mean > 0 else 0.0
 
     best, best_score = 0.0, sharpness(0.0)
-    for step, span in ((1.0, max_degrees), (0.2, 1.0), (0.05, 0.2)):
-        angles = np.arange(best - span, best + span + 1e-9, step)
+    for step_degrees, span in ((1.0, max_degrees), (0.2, 1.0), (0.05, 0.2)):
+        angles = np.arange(best - span, best + span + 1e-9, step_degrees)
         angles = angles[np.abs(angles) <= max_degrees]
         scores = [sharpness(float(a)) for a in angles]
         pick = int(np.argmax(scores))
@@ -315,8 +346,11 @@ def deskew(image: np.ndarray, angle: float) -> np.ndarray:
         return image
     height, width = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
-    paper = np.percentile(image, 90, axis=(0, 1))
-    border = tuple(float(v) for v in np.atleast_1d(paper))
+    if image.ndim == 2:
+        border: tuple[float, ...] = (gray_percentiles(image, 90)[0],)
+    else:
+        paper = np.percentile(image, 90, axis=(0, 1))
+        border = tuple(float(v) for v in np.atleast_1d(paper))
     return cv2.warpAffine(
         image,
         matrix,
@@ -355,12 +389,14 @@ def denoise(gray: np.ndarray, method: str = "median") -> np.ndarray:
 
 def normalize_contrast(gray: np.ndarray) -> np.ndarray:
     """Stretch the page so paper is white and ink is dark: faint photocopies become legible."""
-    low = float(np.percentile(gray, 1))
-    high = float(np.percentile(gray, 95))
+    low, high = gray_percentiles(gray, 1, 95)
     if high - low < 8:
         return gray
-    stretched = (gray.astype(np.float32) - low) * (255.0 / (high - low))
-    return np.clip(stretched, 0, 255).astype(np.uint8)
+    levels = (np.arange(256, dtype=np.float32) - low) * (255.0 / (high - low))
+    table = np.clip(np.rint(levels), 0, 255).astype(np.uint8)
+    if gray.dtype != np.uint8:
+        return table[np.clip(gray, 0, 255).astype(np.uint8)]
+    return cv2.LUT(gray, table)
 
 
 def binarize(gray: np.ndarray, block_size: int = 31, c: int = 15) -> np.ndarray:
@@ -478,10 +514,10 @@ def preprocess(
             quarter, skew = estimate_axis_and_skew(gray, config.max_skew_degrees)
         else:
             quarter, skew = 0, estimate_skew(gray, config.max_skew_degrees)
-        turned = rotate_right_angle(gray, quarter)
-        level = deskew(turned, skew) if config.deskew else turned
         rotation = quarter
         if config.orientation and config.orientation_method == "osd":
+            turned = rotate_right_angle(gray, quarter)
+            level = deskew(turned, skew) if config.deskew else turned
             extra = detect_orientation(level, lang=lang, lines_horizontal=True, timeout=timeout)
             rotation = (quarter + extra) % 360
             steps.append("orientation")
