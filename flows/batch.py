@@ -54,7 +54,11 @@ class PacketOutcome(BaseModel):
     packet: str
     pages: int = 0
     claim_id: str | None = None
+    claim_ids: list[str] = Field(
+        default_factory=list, description="all claims of the packet (several for a batch file)"
+    )
     status: str | None = None
+    statuses: list[str] = Field(default_factory=list, description="status of each claim")
     quarantined: bool = False
     skipped: bool = False
     reason: str | None = None
@@ -171,24 +175,53 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
             error=type(exc).__name__,
             sha=sha,
         )
-    claim = result.claim
-    claim = score_and_record(claim, ref.name, context)
-    claim_path = write_output(out / "claims" / f"{claim.claim_id}.json", claim)
-    fhir_path = write_fhir(out, claim)
-    if claimed.previous_claim_id and claimed.previous_claim_id != claim.claim_id:
-        _retire(out, claimed.previous_claim_id)
+    written: list[str] = []
+    claims: list[Claim] = []
+    for claim in result.claims:
+        claim = score_and_record(claim, ref.name, context)
+        claim_path = write_output(out / "claims" / f"{claim.claim_id}.json", claim)
+        written += [str(claim_path), str(write_fhir(out, claim))]
+        claims.append(claim)
+    new_ids = {claim.claim_id for claim in claims}
+    for previous in _previous_claim_ids(context.ledger, ref.name, claimed):
+        if previous not in new_ids:
+            _retire(out, previous)
     context.ledger.mark_done(
-        claimed, claim.claim_id, claim_path, seconds=time.perf_counter() - started
+        claimed, claims[0].claim_id, Path(written[0]), seconds=time.perf_counter() - started
     )
-    logger.info("packet %s: %d pages, status %s", ref.name, result.pages, claim.status)
+    logger.info(
+        "packet %s: %d pages, %d claim(s), status %s",
+        ref.name,
+        result.pages,
+        len(claims),
+        ", ".join(claim.status for claim in claims),
+    )
     return PacketOutcome(
         packet=ref.name,
         pages=result.pages,
-        claim_id=claim.claim_id,
-        status=claim.status,
-        written=[str(claim_path), str(fhir_path)],
+        claim_id=claims[0].claim_id,
+        claim_ids=[claim.claim_id for claim in claims],
+        status=claims[0].status,
+        statuses=[claim.status for claim in claims],
+        written=written,
         seconds=result.seconds,
     )
+
+
+def _previous_claim_ids(ledger: Ledger, packet_name: str, claimed: Claimed) -> list[str]:
+    """Claims earlier versions of this packet wrote (several when it was a batch file)."""
+    if not claimed.previous_claim_id:
+        return []
+    earlier = {claimed.previous_claim_id}
+    for version in ledger.packet_history(packet_name):
+        if version.sha256 == claimed.sha256:
+            continue
+        earlier.update(
+            record.claim_id
+            for record in ledger.claims_by_packet_sha256(version.sha256)
+            if record.packet_name == packet_name
+        )
+    return sorted(earlier)
 
 
 def score_and_record(claim: Claim, packet_name: str, context: BatchContext) -> Claim:
@@ -273,17 +306,18 @@ def _progress(console: Console | None) -> Progress:
 
 
 def _summarise(batch_id: str, outcomes: list[PacketOutcome], seconds: float) -> BatchSummary:
+    statuses = [status for o in outcomes if not o.skipped for status in o.statuses]
     return BatchSummary(
         batch_id=batch_id,
         packets=len(outcomes),
         pages=sum(o.pages for o in outcomes),
-        claims_written=sum(1 for o in outcomes if o.claim_id and not o.skipped),
+        claims_written=sum(len(o.claim_ids) for o in outcomes if not o.skipped),
         quarantined=sum(1 for o in outcomes if o.quarantined),
         skipped=sum(1 for o in outcomes if o.skipped),
-        needs_review=sum(1 for o in outcomes if o.status == "needs_review"),
-        incomplete=sum(1 for o in outcomes if o.status == "incomplete"),
-        ready=sum(1 for o in outcomes if o.status == "ready"),
-        rejected=sum(1 for o in outcomes if o.status == "rejected"),
+        needs_review=statuses.count("needs_review"),
+        incomplete=statuses.count("incomplete"),
+        ready=statuses.count("ready"),
+        rejected=statuses.count("rejected"),
         seconds=round(seconds, 3),
         outcomes=outcomes,
     )
@@ -295,9 +329,10 @@ def write_batch_files(
 ) -> Path:
     """claims.jsonl, line_items.csv, summary.json and the manifest of everything written."""
     claims = [
-        Claim.model_validate_json((out / "claims" / f"{o.claim_id}.json").read_bytes())
+        Claim.model_validate_json((out / "claims" / f"{claim_id}.json").read_bytes())
         for o in summary.outcomes
-        if o.claim_id and not o.skipped
+        if not o.skipped
+        for claim_id in o.claim_ids
     ]
     summary_path = atomic_write_json(out / "batches" / summary.batch_id / "summary.json", summary)
     written = [Path(p) for o in summary.outcomes for p in o.written] + [summary_path]

@@ -32,6 +32,7 @@ from pipeline.checks.completeness import (
     load_checklists,
 )
 from pipeline.classify.pages import PageClassifier, PageLabel, load_page_classifier
+from pipeline.classify.separators import split_at_separators
 from pipeline.classify.split import split_packet
 from pipeline.config import Settings
 from pipeline.document import Page, ReadPacket
@@ -183,9 +184,16 @@ def claim_id_for(packet_sha: str) -> str:
 
 @dataclass
 class PacketResult:
-    claim: Claim
+    """The claims of one packet: one, or one per separator sheet of a batch-scan file."""
+
+    claims: list[Claim]
     pages: int
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def claim(self) -> Claim:
+        """The packet's claim when it holds one packet (the usual case)."""
+        return self.claims[0]
 
 
 def classify_pages(read: ReadPacket, classifier: PageClassifier) -> list[PageLabel]:
@@ -356,18 +364,38 @@ def process_packet(
     timings["read"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    labels = classify_pages(read, resources.page_classifier)
-    claim = build_claim(read, labels, resources, claim_id_for(sha))
-    for rejected in checked.rejected:
-        claim.flags.append(
-            Flag(
-                code="FILE_REJECTED",
-                field="packet.files",
-                severity="review",
-                message=f"{rejected.name} could not be read and was left out: {rejected.reason}",
+    parts = split_at_separators(read.pages, settings.reading.barcode_max_words)
+    claims: list[Claim] = []
+    for number, part in enumerate(parts, start=1):
+        part_read = read if len(parts) == 1 else _part_of(read, part.pages)
+        labels = classify_pages(part_read, resources.page_classifier)
+        claim_id = claim_id_for(sha if len(parts) == 1 else f"{sha}#part{number}")
+        claim = build_claim(part_read, labels, resources, claim_id)
+        if len(parts) > 1:
+            claim.packet.part = number
+            claim.packet.parts = len(parts)
+            claim.packet.separator_barcode = part.barcode
+        for note in part.notes:
+            claim.flags.append(Flag(code="EMPTY_SEPARATOR", severity="info", message=note))
+        for rejected in checked.rejected:
+            claim.flags.append(
+                Flag(
+                    code="FILE_REJECTED",
+                    field="packet.files",
+                    severity="review",
+                    message=f"{rejected.name} could not be read and was left out: {rejected.reason}",
+                )
             )
-        )
-    claim.status = decide_status(claim.completeness, claim.flags)  # type: ignore[assignment]
-    claim.processed_at = datetime.now(UTC).isoformat(timespec="seconds")
+        claim.status = decide_status(claim.completeness, claim.flags)  # type: ignore[assignment]
+        claim.processed_at = datetime.now(UTC).isoformat(timespec="seconds")
+        claims.append(claim)
     timings["understand"] = time.perf_counter() - start
-    return PacketResult(claim=claim, pages=len(read.pages), seconds=timings)
+    return PacketResult(claims=claims, pages=len(read.pages), seconds=timings)
+
+
+def _part_of(read: ReadPacket, pages: list[Page]) -> ReadPacket:
+    """One packet of a batch-scan file: its pages, and only the files they come from."""
+    names = {page.file for page in pages}
+    return read.model_copy(
+        update={"pages": pages, "files": [f for f in read.files if f.name in names]}
+    )

@@ -186,6 +186,15 @@ class PacketInfo(_Strict):
     separator_barcode: str | None = Field(
         default=None, description="claim or packet number read from a barcode cover sheet"
     )
+    part: int | None = Field(
+        default=None,
+        ge=1,
+        description="when one scanned batch file holds several packets split at barcode "
+        "separator sheets: this claim's position among them (1-based); null otherwise",
+    )
+    parts: int | None = Field(
+        default=None, ge=2, description="how many packets the batch file was split into"
+    )
 
 
 class Claim(_Strict):
