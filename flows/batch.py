@@ -23,7 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -39,7 +39,14 @@ from pipeline.io.emit import (
 from pipeline.io.exports import BatchCounts, write_batch_exports
 from pipeline.io.fhir import write_fhir
 from pipeline.io.ingest import PacketRef, discover_packets, packet_sha256
-from pipeline.ledger import Claimed, Ledger, Skip, default_ledger_path, worker_identity
+from pipeline.ledger import (
+    Claimed,
+    Ledger,
+    Skip,
+    display_target,
+    ledger_target,
+    worker_identity,
+)
 from pipeline.ledger.history import LedgerClaimHistory
 from pipeline.process import Resources, apply_fraud, load_resources, process_packet
 from pipeline.reading.ocr import init_ocr_worker
@@ -320,22 +327,36 @@ def batch_flow(
     workers: int = 2,
     config: Path | None = None,
     show_progress: bool = False,
+    ledger_url: SecretStr | None = None,
 ) -> BatchSummary:
-    """Inbox in, claim files out; packets run `workers` at a time, done packets are skipped."""
+    """Inbox in, claim files out; packets run `workers` at a time, done packets are skipped.
+
+    `ledger_url` (a shared PostgreSQL ledger, say) wins over the settings' `ledger_url`; it is a
+    SecretStr so that Prefect records it masked, password included.
+    """
     logger = get_run_logger()
     _quiet_content_loggers()
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     batch_id = started_at.strftime("%Y%m%dT%H%M%S") + f"-{secrets.token_hex(3)}"
     settings = load_settings(config)
+    ledger_at = ledger_target(
+        out, ledger_url.get_secret_value() if ledger_url is not None else settings.ledger_url
+    )
     ensure_private_dir(out / "claims")
     refs = discover(inbox)
-    logger.info("batch %s: %d packets in %s", batch_id, len(refs), inbox.name)
+    logger.info(
+        "batch %s: %d packets in %s, ledger %s",
+        batch_id,
+        len(refs),
+        inbox.name,
+        display_target(ledger_at),
+    )
     resources = load_resources(settings)
     console = Console(stderr=True) if show_progress else None
     outcomes: list[PacketOutcome] = []
     with (
-        Ledger.open(settings.ledger_url or default_ledger_path(out)) as ledger,
+        Ledger.open(ledger_at) as ledger,
         _executor(workers) as executor,
         _progress(console) as progress,
     ):
