@@ -22,7 +22,8 @@ Recovery after kill -9 (or power loss) mid-batch:
    (`os.kill(pid, 0)`); it re-claims it (`Claimed.reclaimed`, attempt + 1) and processes it.
 2. Packets marked `done` with the same bytes are skipped; a packet whose bytes changed gets a
    new version row and is processed again (`Claimed.previous_claim_id` names the claim it
-   supersedes).
+   supersedes). Bytes that come back after a later version (A, then B, then A again) are
+   processed again as the newest version, since B's run retired A's claim file.
 3. Claim files are written atomically by the flow and keyed by claim id, which is fixed by
    the packet bytes: re-processing rewrites the same file, so OUT holds one claim per packet.
    A worker that finishes after losing its lease gets `LeaseLostError` from `mark_done`; the
@@ -459,7 +460,11 @@ class Ledger:
                 reclaimed=False,
                 previous_claim_id=previous_claim,
             )
-        if row.state == "done":
+        # These bytes were seen before, but a later version came since: the packet went back to
+        # them (or an old quarantined version is retried). They become the newest version, so
+        # the current bytes always have the current claim file.
+        returned = previous is not None and previous.version > row.version
+        if row.state == "done" and not returned:
             return Skip(
                 name=name, sha256=sha256, version=row.version, reason="done", claim_id=row.claim_id
             )
@@ -467,6 +472,7 @@ class Ledger:
             return Skip(name=name, sha256=sha256, version=row.version, reason="quarantined")
         if row.state == "processing" and not self._abandoned(row, now):
             return Skip(name=name, sha256=sha256, version=row.version, reason="in_progress")
+        version = previous.version + 1 if returned and previous is not None else row.version
         swapped = conn.execute(
             update(packets)
             .where(
@@ -474,7 +480,7 @@ class Ledger:
                 packets.c.state == row.state,
                 packets.c.attempts == row.attempts,
             )
-            .values(attempts=row.attempts + 1, **holder)
+            .values(attempts=row.attempts + 1, version=version, **holder)
         )
         if swapped.rowcount != 1:
             return Skip(name=name, sha256=sha256, version=row.version, reason="in_progress")
@@ -482,7 +488,7 @@ class Ledger:
             packet_id=row.id,
             name=name,
             sha256=sha256,
-            version=row.version,
+            version=version,
             worker_id=worker_id,
             attempt=row.attempts + 1,
             lease_expires_at=lease,

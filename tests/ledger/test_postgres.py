@@ -120,6 +120,15 @@ def test_postgres_packet_lifecycle_states_versions_and_quarantine(postgres_url: 
         ledger.mark_done(taken, "claim-3")
         assert ledger.packet_history("p1")[2].worker_id == "w4"
 
+        # The packet goes back to its first bytes: they are the newest version now.
+        back = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w5", 60)
+        assert isinstance(back, Claimed) and back.version == 4 and back.attempt == 2
+        assert back.previous_claim_id == "claim-3" and back.packet_id == first.packet_id
+        ledger.mark_done(back, "claim-1")
+        done = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w5", 60)
+        assert isinstance(done, Skip) and done.reason == "done" and done.version == 4
+        assert [r.version for r in ledger.packet_history("p1")] == [2, 3, 4]
+
     assert sql, "statements were recorded"
     sqlite_only = ("PRAGMA", "BEGIN IMMEDIATE", "INSERT OR", "AUTOINCREMENT")
     leaked = [s for s in sql if any(word in s.upper() for word in sqlite_only)]
