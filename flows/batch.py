@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.config import load_settings
-from pipeline.errors import UnreadablePacketError
+from pipeline.errors import ReviewError, UnreadablePacketError
 from pipeline.io.emit import (
     QuarantineRecord,
     atomic_write_json,
@@ -50,6 +50,16 @@ from pipeline.ledger import (
 from pipeline.ledger.history import LedgerClaimHistory
 from pipeline.process import Resources, apply_fraud, load_resources, process_packet
 from pipeline.reading.ocr import init_ocr_worker
+from pipeline.review.claims import Rechecker
+from pipeline.review.store import REVIEW_DB_NAME, open_store
+from pipeline.review.supersede import (
+    ReviewHistory,
+    review_history,
+    reviewed_claim,
+    save_supersession,
+    supersede,
+    superseded_flag,
+)
 from pipeline.schema import Claim, Flag
 
 __all__ = ["PacketOutcome", "BatchSummary", "batch_flow", "batch_flow_for", "summary_table"]
@@ -179,11 +189,45 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
             sha=sha,
         )
     claim = result.claim
+    previous = claimed.previous_claim_id
+    if previous == claim.claim_id:
+        previous = None
+    try:
+        claim_file = out / "claims" / f"{claim.claim_id}.json"
+        restored = not claim_file.is_file()
+        kept = reviewed_claim(out, claim.claim_id)
+        prior = review_history(out, previous) if previous and kept is None else None
+    except ReviewError as exc:
+        return _quarantine(
+            ref, context, claimed, reason=str(exc), error=type(exc).__name__, sha=sha
+        )
+    if kept is not None:
+        # These bytes were processed and reviewed before: the adjuster's claim file stands.
+        context.history.add(kept, packet_name=ref.name)
+        if previous:
+            _retire(out, previous)
+        context.ledger.mark_done(
+            claimed, kept.claim_id, claim_file, seconds=time.perf_counter() - started
+        )
+        logger.info("packet %s: claim was reviewed before; the reviewed file is kept", ref.name)
+        return PacketOutcome(
+            packet=ref.name,
+            pages=result.pages,
+            claim_id=kept.claim_id,
+            status=kept.status,
+            reason="reviewed claim kept",
+            written=[str(claim_file)] if restored else [],
+            seconds=result.seconds,
+        )
     claim = score_and_record(claim, ref.name, context)
-    claim_path = write_output(out / "claims" / f"{claim.claim_id}.json", claim)
+    if previous and prior is None:
+        claim.flags.append(superseded_flag(previous))
+    elif previous and prior is not None:
+        claim = carry_review(claim, prior, ref.name, context)
+    claim_path = write_output(claim_file, claim)
     fhir_path = write_fhir(out, claim)
-    if claimed.previous_claim_id and claimed.previous_claim_id != claim.claim_id:
-        _retire(out, claimed.previous_claim_id)
+    if previous:
+        _retire(out, previous)
     context.ledger.mark_done(
         claimed, claim.claim_id, claim_path, seconds=time.perf_counter() - started
     )
@@ -196,6 +240,32 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
         written=[str(claim_path), str(fhir_path)],
         seconds=result.seconds,
     )
+
+
+def carry_review(
+    claim: Claim, prior: ReviewHistory, packet_name: str, context: BatchContext
+) -> Claim:
+    """A new version of a reviewed packet: carry the corrections that still hold, re-check,
+    keep version 1 (the pipeline's output) and the carried version, and send it to review."""
+    resources = context.resources
+    checker = Rechecker(
+        thresholds=resources.settings.review,
+        checklists=resources.checklists,
+        fraud_model=resources.fraud_model,
+        history=context.history,
+    )
+    result = supersede(claim, prior, checker)
+    store = open_store(context.out) if (context.out / REVIEW_DB_NAME).is_file() else None
+    save_supersession(context.out, claim, result, store)
+    context.history.add(result.claim, packet_name=packet_name)
+    logging.getLogger("claim_intake.batch").info(
+        "packet %s supersedes reviewed claim %s: %d correction(s) carried, %d to check again",
+        packet_name,
+        prior.claim_id,
+        len(result.carried),
+        len(result.not_carried),
+    )
+    return result.claim
 
 
 def score_and_record(claim: Claim, packet_name: str, context: BatchContext) -> Claim:
@@ -223,7 +293,9 @@ def score_and_record(claim: Claim, packet_name: str, context: BatchContext) -> C
 
 
 def _retire(out: Path, claim_id: str) -> None:
-    """A packet's bytes changed: its older claim and bundle give way to the new version's."""
+    """A packet's bytes changed: its older claim and bundle give way to the new version's.
+
+    A reviewed claim's versions stay in OUT/review/versions/<claim_id>/."""
     for folder in ("claims", "fhir"):
         with contextlib.suppress(FileNotFoundError):
             (out / folder / f"{claim_id}.json").unlink()

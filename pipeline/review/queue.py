@@ -139,7 +139,8 @@ def queue_items(
     low_threshold: float,
     fallback_times: dict[str, datetime] | None = None,
 ) -> list[QueueItem]:
-    reviewed = {c.claim_id for c in corrections}
+    # A correction carried over from a superseded claim is not a review of this one.
+    reviewed = {c.claim_id for c in corrections if c.action != "carried"}
     decided = {c.claim_id for c in corrections if c.action == "status"}
     items: list[QueueItem] = []
     for claim in claims:
