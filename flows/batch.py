@@ -169,9 +169,10 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
             packet=ref.name, skipped=True, claim_id=claimed.claim_id, reason=claimed.reason
         )
     try:
-        result = process_packet(
-            ref, context.resources, executor=context.executor, inbox=context.inbox, sha256=sha
-        )
+        with context.ledger.keep_alive(claimed):
+            result = process_packet(
+                ref, context.resources, executor=context.executor, inbox=context.inbox, sha256=sha
+            )
     except UnreadablePacketError as exc:
         return _quarantine(
             ref, context, claimed, reason=str(exc), error=type(exc).__name__, sha=sha

@@ -41,6 +41,7 @@ import os
 import re
 import secrets
 import socket
+import threading
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -63,7 +64,13 @@ from sqlalchemy import (
 )
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from pipeline.errors import LeaseLostError, LedgerError
 from pipeline.ledger.models import (
@@ -598,6 +605,35 @@ class Ledger:
                 f"{claimed.worker_id} was taken over; it cannot be renewed"
             )
         return claimed.model_copy(update={"lease_expires_at": lease})
+
+    @contextmanager
+    def keep_alive(
+        self, claimed: Claimed, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> Iterator[None]:
+        """Renew the lease every third of its length while the block runs.
+
+        Why: a 500-page scanned packet can take longer than one lease; without a heartbeat
+        a second run would take it over while it is still being read and do it twice.
+        """
+        stop = threading.Event()
+
+        def beat() -> None:
+            current = claimed
+            while not stop.wait(lease_seconds / 3):
+                try:
+                    current = self.renew_lease(current, lease_seconds)
+                except LeaseLostError:
+                    return  # taken over; mark_done will say so
+                except SQLAlchemyError:
+                    continue  # a database hiccup: two thirds of the lease are left to retry
+
+        thread = threading.Thread(target=beat, name=f"lease-{claimed.packet_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def packet_history(self, name: str) -> list[PacketRecord]:
         """Every version of a packet, oldest first."""

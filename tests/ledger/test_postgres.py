@@ -135,6 +135,22 @@ def test_postgres_packet_lifecycle_states_versions_and_quarantine(postgres_url: 
     assert not leaked
 
 
+def test_postgres_heartbeat_keeps_a_long_packet_from_being_taken_over(postgres_url: str) -> None:
+    with Ledger.open(postgres_url) as ledger:
+        held = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w1", 1.2)
+        assert isinstance(held, Claimed)
+        with ledger.keep_alive(held, 1.2):
+            time.sleep(3.0)  # two and a half leases
+            busy = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w2", 60)
+            assert isinstance(busy, Skip) and busy.reason == "in_progress"
+        ledger.mark_done(held, "claim-1")
+        other = ledger.claim_packet("p2", "p2.pdf", SHA_B, "w1", 0.3)
+        assert isinstance(other, Claimed)
+        time.sleep(0.5)  # no heartbeat: the lease runs out and another worker takes over
+        taken = ledger.claim_packet("p2", "p2.pdf", SHA_B, "w2", 60)
+        assert isinstance(taken, Claimed) and taken.reclaimed
+
+
 def test_postgres_schema_and_secret_shared_by_every_opener(postgres_url: str) -> None:
     with Ledger.open(postgres_url) as one, Ledger.open(postgres_url) as two:
         assert one.patient_key_for("Jane Doe", "1980-02-29") == two.patient_key_for(
