@@ -20,6 +20,8 @@ Recovery after kill -9 (or power loss) mid-batch:
    and lease expiry. The next run's `claim_packet` treats such a row as abandoned when the
    lease has run out, or at once when the row was written on this host and its pid is gone
    (`os.kill(pid, 0)`); it re-claims it (`Claimed.reclaimed`, attempt + 1) and processes it.
+   A live worker renews its lease while it reads a packet (`keep_alive`), so only a dead or
+   stuck one loses it.
 2. Packets marked `done` with the same bytes are skipped; a packet whose bytes changed gets a
    new version row and is processed again (`Claimed.previous_claim_id` names the claim it
    supersedes). Bytes that come back after a later version (A, then B, then A again) are
