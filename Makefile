@@ -9,10 +9,11 @@ UV := $(PYTHON) -m uv
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim fonts-dejavu-core fonts-liberation
 TESS_LANGS := eng chi_sim osd
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+PG_INITDB := /usr/lib/postgresql/*/bin/initdb
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: help setup system venv browser run test test-fast lint models fraud-model bench samples clean
+.PHONY: help setup system venv browser postgres run test test-fast lint models fraud-model bench samples clean
 
 help:
 	@echo "make run    - install what is missing, then process sample_docs/inbox into out/"
@@ -55,7 +56,7 @@ $(VENV)/.synced: pyproject.toml uv.lock
 run: setup
 	$(BIN)/claim-intake run sample_docs/inbox --out out
 
-test: setup browser
+test: setup browser postgres
 	$(BIN)/python -m pytest -q
 
 # Debian's Chromium for the review app's end-to-end test (Playwright drives it; no browser
@@ -65,6 +66,21 @@ browser:
 	  echo ">> installing chromium for the browser test"; \
 	  ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null ) \
 	    || echo "!! could not install chromium: the browser test will be skipped; as root run 'apt-get install -y chromium'" >&2; \
+	fi
+
+# Debian's PostgreSQL server binaries, so the ledger's PostgreSQL tests run: each test session
+# starts its own throw-away server in a temp dir (tests/postgres.py); no cluster is used.
+postgres:
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls $(PG_INITDB) >/dev/null 2>&1; then \
+	  echo ">> installing postgresql for the ledger's PostgreSQL tests"; \
+	  if ! command -v apt-get >/dev/null 2>&1; then \
+	    echo "!! apt-get not found: install the PostgreSQL server (initdb, pg_ctl, postgres) with your package manager, then re-run make" >&2; exit 1; \
+	  fi; \
+	  if [ -n "$(SUDO)" ] && ! command -v sudo >/dev/null 2>&1; then \
+	    echo "!! not root and no sudo: as root run 'apt-get install -y postgresql', then re-run make" >&2; exit 1; \
+	  fi; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null \
+	    || { echo "!! apt-get install failed: as root run 'apt-get install -y postgresql', then re-run make" >&2; exit 1; }; \
 	fi
 
 test-fast: setup

@@ -23,13 +23,13 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipeline.config import load_settings
-from pipeline.errors import UnreadablePacketError
+from pipeline.errors import ReviewError, UnreadablePacketError
 from pipeline.io.emit import (
     QuarantineRecord,
     atomic_write_json,
@@ -39,10 +39,27 @@ from pipeline.io.emit import (
 from pipeline.io.exports import BatchCounts, write_batch_exports
 from pipeline.io.fhir import write_fhir
 from pipeline.io.ingest import PacketRef, discover_packets, packet_sha256
-from pipeline.ledger import Claimed, Ledger, Skip, default_ledger_path, worker_identity
+from pipeline.ledger import (
+    Claimed,
+    Ledger,
+    Skip,
+    display_target,
+    ledger_target,
+    worker_identity,
+)
 from pipeline.ledger.history import LedgerClaimHistory
 from pipeline.process import Resources, apply_fraud, load_resources, process_packet
 from pipeline.reading.ocr import init_ocr_worker
+from pipeline.review.claims import Rechecker
+from pipeline.review.store import REVIEW_DB_NAME, open_store
+from pipeline.review.supersede import (
+    ReviewHistory,
+    review_history,
+    reviewed_claim,
+    save_supersession,
+    supersede,
+    superseded_flag,
+)
 from pipeline.schema import Claim, Flag
 
 __all__ = ["PacketOutcome", "BatchSummary", "batch_flow", "batch_flow_for", "summary_table"]
@@ -156,9 +173,10 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
             packet=ref.name, skipped=True, claim_id=claimed.claim_id, reason=claimed.reason
         )
     try:
-        result = process_packet(
-            ref, context.resources, executor=context.executor, inbox=context.inbox, sha256=sha
-        )
+        with context.ledger.keep_alive(claimed):
+            result = process_packet(
+                ref, context.resources, executor=context.executor, inbox=context.inbox, sha256=sha
+            )
     except UnreadablePacketError as exc:
         return _quarantine(
             ref, context, claimed, reason=str(exc), error=type(exc).__name__, sha=sha
@@ -177,17 +195,30 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
         )
     written: list[str] = []
     claims: list[Claim] = []
+    notes: list[str] = []
+    earlier = _previous_claim_ids(context.ledger, ref.name, claimed)
     for claim in result.claims:
-        claim = score_and_record(claim, ref.name, context)
-        claim_path = write_output(out / "claims" / f"{claim.claim_id}.json", claim)
-        written += [str(claim_path), str(write_fhir(out, claim))]
+        # A review carries over only where one claim follows one claim; the parts of a
+        # re-scanned batch file are new claims (their earlier versions are listed below).
+        previous = claimed.previous_claim_id if len(result.claims) == 1 else None
+        if previous == claim.claim_id:
+            previous = None
+        try:
+            claim, files, note = _write_claim(claim, previous, ref, context)
+        except ReviewError as exc:
+            return _quarantine(
+                ref, context, claimed, reason=str(exc), error=type(exc).__name__, sha=sha
+            )
         claims.append(claim)
+        written += files
+        notes += [note] if note else []
     new_ids = {claim.claim_id for claim in claims}
-    for previous in _previous_claim_ids(context.ledger, ref.name, claimed):
+    for previous in earlier:
         if previous not in new_ids:
             _retire(out, previous)
+    claim_file = out / "claims" / f"{claims[0].claim_id}.json"
     context.ledger.mark_done(
-        claimed, claims[0].claim_id, Path(written[0]), seconds=time.perf_counter() - started
+        claimed, claims[0].claim_id, claim_file, seconds=time.perf_counter() - started
     )
     logger.info(
         "packet %s: %d pages, %d claim(s), status %s",
@@ -203,9 +234,37 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
         claim_ids=[claim.claim_id for claim in claims],
         status=claims[0].status,
         statuses=[claim.status for claim in claims],
+        reason="; ".join(notes) or None,
         written=written,
         seconds=result.seconds,
     )
+
+
+def _write_claim(
+    claim: Claim, previous: str | None, ref: PacketRef, context: BatchContext
+) -> tuple[Claim, list[str], str | None]:
+    """Score, link to the claim it supersedes and write one claim of the packet: (the claim
+    as written, files written, a note). A claim reviewed before is kept as the adjuster left it.
+    """
+    out = context.out
+    claim_file = out / "claims" / f"{claim.claim_id}.json"
+    restored = not claim_file.is_file()
+    kept = reviewed_claim(out, claim.claim_id)
+    prior = review_history(out, previous) if previous and kept is None else None
+    if kept is not None:
+        # These bytes were processed and reviewed before: the adjuster's claim file stands.
+        context.history.add(kept, packet_name=ref.name)
+        logging.getLogger("claim_intake.batch").info(
+            "packet %s: claim was reviewed before; the reviewed file is kept", ref.name
+        )
+        return kept, [str(claim_file)] if restored else [], "reviewed claim kept"
+    claim = score_and_record(claim, ref.name, context)
+    if previous and prior is None:
+        claim.flags.append(superseded_flag(previous))
+    elif previous and prior is not None:
+        claim = carry_review(claim, prior, ref.name, context)
+    claim_path = write_output(claim_file, claim)
+    return claim, [str(claim_path), str(write_fhir(out, claim))], None
 
 
 def _previous_claim_ids(ledger: Ledger, packet_name: str, claimed: Claimed) -> list[str]:
@@ -222,6 +281,32 @@ def _previous_claim_ids(ledger: Ledger, packet_name: str, claimed: Claimed) -> l
             if record.packet_name == packet_name
         )
     return sorted(earlier)
+
+
+def carry_review(
+    claim: Claim, prior: ReviewHistory, packet_name: str, context: BatchContext
+) -> Claim:
+    """A new version of a reviewed packet: carry the corrections that still hold, re-check,
+    keep version 1 (the pipeline's output) and the carried version, and send it to review."""
+    resources = context.resources
+    checker = Rechecker(
+        thresholds=resources.settings.review,
+        checklists=resources.checklists,
+        fraud_model=resources.fraud_model,
+        history=context.history,
+    )
+    result = supersede(claim, prior, checker)
+    store = open_store(context.out) if (context.out / REVIEW_DB_NAME).is_file() else None
+    save_supersession(context.out, claim, result, store)
+    context.history.add(result.claim, packet_name=packet_name)
+    logging.getLogger("claim_intake.batch").info(
+        "packet %s supersedes reviewed claim %s: %d correction(s) carried, %d to check again",
+        packet_name,
+        prior.claim_id,
+        len(result.carried),
+        len(result.not_carried),
+    )
+    return result.claim
 
 
 def score_and_record(claim: Claim, packet_name: str, context: BatchContext) -> Claim:
@@ -249,7 +334,9 @@ def score_and_record(claim: Claim, packet_name: str, context: BatchContext) -> C
 
 
 def _retire(out: Path, claim_id: str) -> None:
-    """A packet's bytes changed: its older claim and bundle give way to the new version's."""
+    """A packet's bytes changed: its older claim and bundle give way to the new version's.
+
+    A reviewed claim's versions stay in OUT/review/versions/<claim_id>/."""
     for folder in ("claims", "fhir"):
         with contextlib.suppress(FileNotFoundError):
             (out / folder / f"{claim_id}.json").unlink()
@@ -355,22 +442,36 @@ def batch_flow(
     workers: int = 2,
     config: Path | None = None,
     show_progress: bool = False,
+    ledger_url: SecretStr | None = None,
 ) -> BatchSummary:
-    """Inbox in, claim files out; packets run `workers` at a time, done packets are skipped."""
+    """Inbox in, claim files out; packets run `workers` at a time, done packets are skipped.
+
+    `ledger_url` (a shared PostgreSQL ledger, say) wins over the settings' `ledger_url`; it is a
+    SecretStr so that Prefect records it masked, password included.
+    """
     logger = get_run_logger()
     _quiet_content_loggers()
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     batch_id = started_at.strftime("%Y%m%dT%H%M%S") + f"-{secrets.token_hex(3)}"
     settings = load_settings(config)
+    ledger_at = ledger_target(
+        out, ledger_url.get_secret_value() if ledger_url is not None else settings.ledger_url
+    )
     ensure_private_dir(out / "claims")
     refs = discover(inbox)
-    logger.info("batch %s: %d packets in %s", batch_id, len(refs), inbox.name)
+    logger.info(
+        "batch %s: %d packets in %s, ledger %s",
+        batch_id,
+        len(refs),
+        inbox.name,
+        display_target(ledger_at),
+    )
     resources = load_resources(settings)
     console = Console(stderr=True) if show_progress else None
     outcomes: list[PacketOutcome] = []
     with (
-        Ledger.open(settings.ledger_url or default_ledger_path(out)) as ledger,
+        Ledger.open(ledger_at) as ledger,
         _executor(workers) as executor,
         _progress(console) as progress,
     ):

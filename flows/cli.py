@@ -61,6 +61,16 @@ def run(
         Path | None, typer.Option("--config", help="settings TOML overriding the defaults")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    ledger: Annotated[
+        str | None,
+        typer.Option(
+            "--ledger",
+            envvar="CLAIM_INTAKE_LEDGER_URL",
+            show_envvar=True,
+            help="SQLAlchemy URL of a shared ledger, e.g. postgresql+psycopg://user@host/db "
+            "(password from PGPASSWORD or ~/.pgpass); default OUT/ledger.sqlite",
+        ),
+    ] = None,
 ) -> None:
     """Process every packet in INBOX into one claim file in OUT/claims (or OUT/quarantine)."""
     if not inbox.is_dir():
@@ -70,6 +80,8 @@ def run(
     )
     _prefect_environment()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from pydantic import SecretStr
+
     from flows.batch import batch_flow_for, summary_table
 
     try:
@@ -79,6 +91,7 @@ def run(
             workers=workers,
             config=config,
             show_progress=not quiet,
+            ledger_url=SecretStr(ledger) if ledger else None,
         )
     except ClaimIntakeError as exc:
         raise _fail(str(exc)) from exc

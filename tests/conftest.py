@@ -18,3 +18,26 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throw-away PostgreSQL server (tests/postgres.py); skipped only when none is installed."""
+    from tests.postgres import PG_MISSING, PostgresServer, find_pg_bin
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        pytest.skip(PG_MISSING)
+    server = PostgresServer.start(bin_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """The SQLAlchemy URL of a fresh, empty database for one test."""
+    import re
+    import uuid
+
+    stem = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    return postgres_server.create_database(f"t_{stem}_{uuid.uuid4().hex[:6]}")

@@ -35,7 +35,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.errors import ClaimIntakeError, ModelNotFoundError, ReviewError
 from pipeline.fraud.history import ClaimHistory, InMemoryClaimHistory
 from pipeline.fraud.registry import RegisteredModel, load_model
-from pipeline.ledger.core import Ledger, default_ledger_path
+from pipeline.ledger.core import Ledger, ledger_target
 from pipeline.ledger.history import LedgerClaimHistory
 from pipeline.review.claims import (
     Rechecker,
@@ -226,8 +226,8 @@ def create_app(
         return value if isinstance(value, str) else None
 
     def rechecker() -> tuple[Rechecker, Ledger | None]:
-        ledger_path = default_ledger_path(out)
-        ledger = Ledger.open(ledger_path) if ledger_path.is_file() else None
+        target = ledger_target(out, settings.ledger_url)
+        ledger = Ledger.open(target) if isinstance(target, str) or target.is_file() else None
         history: ClaimHistory = (
             LedgerClaimHistory(ledger)
             if ledger is not None
@@ -314,7 +314,7 @@ def create_app(
         }
         items = queue_items(
             claims,
-            received_times(out, claims),
+            received_times(out, claims, settings.ledger_url),
             ctx.store.corrections(),
             datetime.now(UTC),
             settings.review.field_confidence,
@@ -526,11 +526,19 @@ def _safe(target: str) -> bool:
     return target.startswith("/") and not target.startswith("//") and "\\" not in target
 
 
-def serve(out: Path, host: str = "127.0.0.1", port: int = 8000, inbox: Path | None = None) -> None:
-    """Run the review app with uvicorn until interrupted."""
+def serve(
+    out: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    inbox: Path | None = None,
+    ledger_url: str | None = None,
+) -> None:
+    """Run the review app with uvicorn until interrupted; `ledger_url` wins over the settings'."""
     import uvicorn
 
     config_path = os.environ.get("CLAIM_INTAKE_CONFIG")
     settings = load_settings(Path(config_path) if config_path else None)
+    if ledger_url:
+        settings = settings.model_copy(update={"ledger_url": ledger_url})
     app = create_app(out, inbox=inbox, settings=settings)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -18,6 +18,15 @@ def review(
         Path | None,
         typer.Option("--inbox", help="the inbox the run read; needed to show page images"),
     ] = None,
+    ledger: Annotated[
+        str | None,
+        typer.Option(
+            "--ledger",
+            envvar="CLAIM_INTAKE_LEDGER_URL",
+            show_envvar=True,
+            help="the shared ledger the run used (its URL); default OUT/ledger.sqlite",
+        ),
+    ] = None,
 ) -> None:
     """Serve the adjusters' review app over OUT (127.0.0.1 by default)."""
     from flows.review.app import serve
@@ -30,4 +39,4 @@ def review(
     if inbox is not None and not inbox.is_dir():
         typer.echo(f"error: inbox {inbox} is not a folder", err=True)
         raise typer.Exit(2)
-    serve(out, host=host, port=port, inbox=inbox)
+    serve(out, host=host, port=port, inbox=inbox, ledger_url=ledger)

@@ -5,6 +5,8 @@ from pipeline.ledger.core import (
     DEFAULT_LEDGER_NAME,
     Ledger,
     default_ledger_path,
+    display_target,
+    ledger_target,
     patient_key,
     worker_identity,
 )
@@ -22,6 +24,8 @@ __all__ = [
     "DEFAULT_LEDGER_NAME",
     "Ledger",
     "default_ledger_path",
+    "display_target",
+    "ledger_target",
     "patient_key",
     "worker_identity",
     "Claimed",

@@ -8,6 +8,11 @@ Claiming is atomic. A new packet is claimed by inserting its row: the unique con
 existing row is re-claimed by an UPDATE guarded by its previous state and attempt counter
 (compare-and-swap), so of two racers only one changes a row. On SQLite every transaction
 starts with BEGIN IMMEDIATE, so a read-then-write never fails half-way on a lock upgrade.
+On PostgreSQL (READ COMMITTED) the row is read with SELECT ... FOR UPDATE, so racers queue
+on the row lock and the loser then sees the winner's state; finishing a packet locks its row
+the same way and checks that the update really changed it. Tables are created under a
+transaction-level advisory lock, so workers starting together on an empty database do not
+race on CREATE TABLE. No SQLite-only SQL (PRAGMA, BEGIN IMMEDIATE) reaches other backends.
 
 Recovery after kill -9 (or power loss) mid-batch:
 
@@ -15,9 +20,12 @@ Recovery after kill -9 (or power loss) mid-batch:
    and lease expiry. The next run's `claim_packet` treats such a row as abandoned when the
    lease has run out, or at once when the row was written on this host and its pid is gone
    (`os.kill(pid, 0)`); it re-claims it (`Claimed.reclaimed`, attempt + 1) and processes it.
+   A live worker renews its lease while it reads a packet (`keep_alive`), so only a dead or
+   stuck one loses it.
 2. Packets marked `done` with the same bytes are skipped; a packet whose bytes changed gets a
    new version row and is processed again (`Claimed.previous_claim_id` names the claim it
-   supersedes).
+   supersedes). Bytes that come back after a later version (A, then B, then A again) are
+   processed again as the newest version, since B's run retired A's claim file.
 3. Claim files are written atomically by the flow and keyed by claim id, which is fixed by
    the packet bytes: re-processing rewrites the same file, so OUT holds one claim per packet.
    A worker that finishes after losing its lease gets `LeaseLostError` from `mark_done`; the
@@ -35,6 +43,7 @@ import os
 import re
 import secrets
 import socket
+import threading
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -43,10 +52,27 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from pipeline.errors import LeaseLostError, LedgerError
 from pipeline.ledger.models import (
@@ -70,8 +96,11 @@ from pipeline.schema import Claim
 __all__ = [
     "DEFAULT_LEDGER_NAME",
     "DEFAULT_LEASE_SECONDS",
+    "LEDGER_BACKENDS",
     "Ledger",
     "default_ledger_path",
+    "display_target",
+    "ledger_target",
     "worker_identity",
     "patient_key",
 ]
@@ -82,12 +111,42 @@ _BUSY_TIMEOUT_S = 30.0
 _CLAIM_RETRIES = 8
 _SECRET_KEY = "patient_key_secret"
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LEDGER_BACKENDS: tuple[str, ...] = ("sqlite", "postgresql")
+_TARGET_HELP = "a file path, sqlite:///path/ledger.sqlite or postgresql+psycopg://user@host:5432/db"
+# pg_advisory_xact_lock key held while the tables are created ("claim-intake ledger").
+_SCHEMA_LOCK_KEY = 0x636C_6169_6D4C_6467
+# Column widths (tables.py) that PostgreSQL enforces and SQLite does not: longer keys are
+# stored as their hash, on every backend, so both match them by the same rule.
+_KEY_WIDTH = 256
+_INVOICE_NUMBER_WIDTH = 128
 
 Clock = Callable[[], datetime]
 
 
 def default_ledger_path(out: Path) -> Path:
     return out / DEFAULT_LEDGER_NAME
+
+
+def ledger_target(out: Path, url: str | None = None) -> str | Path:
+    """Where OUT's ledger lives: `url` (a shared database) when given, else OUT/ledger.sqlite."""
+    return url if url else default_ledger_path(out)
+
+
+def display_target(target: str | Path) -> str:
+    """The ledger target as it may be logged or shown: a URL's password is masked."""
+    if isinstance(target, Path) or "://" not in target:
+        return str(target)
+    try:
+        return make_url(target).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable ledger URL>"
+
+
+def _fit(key: str, width: int) -> str:
+    """A key that fits its column: longer ones become their (fixed-length) hash."""
+    if len(key) <= width:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def worker_identity() -> str:
@@ -177,7 +236,7 @@ def _chmod_sidecars(path: Path) -> None:
             os.chmod(sidecar, 0o600)
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url, connect_args={"timeout": _BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")
@@ -195,6 +254,43 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _server_engine(url: URL) -> Engine:
+    # pre-ping: a batch can sit on a pooled connection for minutes while a packet is read.
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _resolve_target(target: str | Path) -> tuple[URL, Path | None]:
+    """(SQLAlchemy URL, the SQLite file it names if any) for a path or a URL."""
+    if isinstance(target, Path) or "://" not in target:
+        path = Path(target)
+        return URL.create("sqlite", database=str(path)), path
+    try:
+        url = make_url(target)
+    except ArgumentError as exc:
+        raise LedgerError(
+            f"ledger target {display_target(target)!r} is neither a file path nor a "
+            f"SQLAlchemy URL; give {_TARGET_HELP}"
+        ) from exc
+    backend = url.get_backend_name()
+    if backend not in LEDGER_BACKENDS:
+        raise LedgerError(
+            f"ledger URL {display_target(target)!r} uses {backend!r}; supported: "
+            f"{', '.join(LEDGER_BACKENDS)} ({_TARGET_HELP})"
+        )
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")  # the driver this project installs
+    if backend == "sqlite" and url.database not in (None, "", ":memory:"):
+        return url, Path(url.database)
+    return url, None
+
+
+def _create_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        metadata.create_all(conn)
 
 
 class Ledger:
@@ -217,34 +313,26 @@ class Ledger:
         patient_key_secret: bytes | None = None,
     ) -> Ledger:
         """A file path opens (or creates) an owner-only SQLite file in WAL mode; a string with
-        `://` is any SQLAlchemy URL (e.g. postgresql+psycopg://...)."""
-        sqlite_file: Path | None = None
-        if isinstance(target, Path) or "://" not in target:
-            sqlite_file = Path(target)
-            url = f"sqlite:///{sqlite_file}"
-        else:
-            url = target
-            try:
-                parsed = make_url(url)
-            except ArgumentError as exc:
-                raise LedgerError(
-                    f"ledger target {target!r} is neither a file path nor a SQLAlchemy URL "
-                    "(sqlite:///path, postgresql+psycopg://user@host/db)"
-                ) from exc
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (
-                None,
-                "",
-                ":memory:",
-            ):
-                sqlite_file = Path(parsed.database)
+        `://` is a SQLAlchemy URL of SQLite or PostgreSQL (`postgresql+psycopg://...`; a plain
+        `postgresql://` uses psycopg too). Errors never show the URL's password."""
+        url, sqlite_file = _resolve_target(target)
+        shown = display_target(target)
         if sqlite_file is not None:
             _secure_sqlite_file(sqlite_file)
         try:
-            engine = _sqlite_engine(url) if url.startswith("sqlite") else create_engine(url)
-            metadata.create_all(engine)
+            sqlite = url.get_backend_name() == "sqlite"
+            engine = _sqlite_engine(url) if sqlite else _server_engine(url)
+        except (NoSuchModuleError, ImportError) as exc:
+            raise LedgerError(
+                f"ledger URL {shown!r}: driver {url.drivername!r} is not installed; "
+                "use postgresql+psycopg:// (psycopg 3 is a dependency)"
+            ) from exc
+        try:
+            _create_tables(engine)
             secret = cls._load_secret(engine, patient_key_secret)
         except OperationalError as exc:
-            raise LedgerError(f"cannot open the ledger at {target}: {exc.orig}") from exc
+            engine.dispose()
+            raise LedgerError(f"cannot open the ledger at {shown}: {exc.orig}") from exc
         if sqlite_file is not None:
             _chmod_sidecars(sqlite_file)
         return cls(engine, secret, clock or _utc_now)
@@ -344,7 +432,9 @@ class Ledger:
             "source": source,
         }
         row = conn.execute(
-            select(packets).where(packets.c.name == name, packets.c.sha256 == sha256)
+            select(packets)
+            .where(packets.c.name == name, packets.c.sha256 == sha256)
+            .with_for_update()
         ).first()
         previous = conn.execute(
             select(packets.c.version, packets.c.claim_id)
@@ -379,7 +469,11 @@ class Ledger:
                 reclaimed=False,
                 previous_claim_id=previous_claim,
             )
-        if row.state == "done":
+        # These bytes were seen before, but a later version came since: the packet went back to
+        # them (or an old quarantined version is retried). They become the newest version, so
+        # the current bytes always have the current claim file.
+        returned = previous is not None and previous.version > row.version
+        if row.state == "done" and not returned:
             return Skip(
                 name=name, sha256=sha256, version=row.version, reason="done", claim_id=row.claim_id
             )
@@ -387,6 +481,7 @@ class Ledger:
             return Skip(name=name, sha256=sha256, version=row.version, reason="quarantined")
         if row.state == "processing" and not self._abandoned(row, now):
             return Skip(name=name, sha256=sha256, version=row.version, reason="in_progress")
+        version = previous.version + 1 if returned and previous is not None else row.version
         swapped = conn.execute(
             update(packets)
             .where(
@@ -394,7 +489,7 @@ class Ledger:
                 packets.c.state == row.state,
                 packets.c.attempts == row.attempts,
             )
-            .values(attempts=row.attempts + 1, **holder)
+            .values(attempts=row.attempts + 1, version=version, **holder)
         )
         if swapped.rowcount != 1:
             return Skip(name=name, sha256=sha256, version=row.version, reason="in_progress")
@@ -402,7 +497,7 @@ class Ledger:
             packet_id=row.id,
             name=name,
             sha256=sha256,
-            version=row.version,
+            version=version,
             worker_id=worker_id,
             attempt=row.attempts + 1,
             lease_expires_at=lease,
@@ -445,26 +540,31 @@ class Ledger:
 
     def _finish(self, claimed: Claimed, values: dict[str, object], seconds: float | None) -> None:
         now = self._now()
+        held = and_(
+            packets.c.id == claimed.packet_id,
+            packets.c.state == "processing",
+            packets.c.worker_id == claimed.worker_id,
+            packets.c.attempts == claimed.attempt,
+        )
         with self._tx() as conn:
-            row = conn.execute(select(packets).where(packets.c.id == claimed.packet_id)).first()
-            if (
-                row is None
-                or row.state != "processing"
-                or row.worker_id != claimed.worker_id
-                or row.attempts != claimed.attempt
-            ):
+            row = conn.execute(
+                select(packets).where(packets.c.id == claimed.packet_id).with_for_update()
+            ).first()
+            changed = 0
+            if row is not None:
+                if seconds is None and row.started_at is not None:
+                    seconds = (now - row.started_at).total_seconds()
+                changed = conn.execute(
+                    update(packets)
+                    .where(held)
+                    .values(finished_at=now, seconds=seconds, lease_expires_at=None, **values)
+                ).rowcount
+            if changed != 1:
                 state = row.state if row is not None else "missing"
                 raise LeaseLostError(
                     f"packet {claimed.name} version {claimed.version}: worker {claimed.worker_id} "
                     f"no longer holds it (state {state}); it was re-claimed after the lease ran out"
                 )
-            if seconds is None and row.started_at is not None:
-                seconds = (now - row.started_at).total_seconds()
-            conn.execute(
-                update(packets)
-                .where(packets.c.id == claimed.packet_id, packets.c.attempts == claimed.attempt)
-                .values(finished_at=now, seconds=seconds, lease_expires_at=None, **values)
-            )
 
     def mark_done(
         self,
@@ -508,6 +608,35 @@ class Ledger:
             )
         return claimed.model_copy(update={"lease_expires_at": lease})
 
+    @contextmanager
+    def keep_alive(
+        self, claimed: Claimed, lease_seconds: float = DEFAULT_LEASE_SECONDS
+    ) -> Iterator[None]:
+        """Renew the lease every third of its length while the block runs.
+
+        Why: a 500-page scanned packet can take longer than one lease; without a heartbeat
+        a second run would take it over while it is still being read and do it twice.
+        """
+        stop = threading.Event()
+
+        def beat() -> None:
+            current = claimed
+            while not stop.wait(lease_seconds / 3):
+                try:
+                    current = self.renew_lease(current, lease_seconds)
+                except LeaseLostError:
+                    return  # taken over; mark_done will say so
+                except SQLAlchemyError:
+                    continue  # a database hiccup: two thirds of the lease are left to retry
+
+        thread = threading.Thread(target=beat, name=f"lease-{claimed.packet_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def packet_history(self, name: str) -> list[PacketRecord]:
         """Every version of a packet, oldest first."""
         with self._tx() as conn:
@@ -539,14 +668,19 @@ class Ledger:
             line_dates[0] if line_dates else None
         )
         key_rows = sorted(
-            {(kind, key) for kind, keys in (lookup_keys or {}).items() for key in keys if key}
+            {
+                (kind, _fit(key, _KEY_WIDTH))
+                for kind, keys in (lookup_keys or {}).items()
+                for key in keys
+                if key
+            }
         )
         invoices = [doc for doc in claim.documents if doc.doc_type == "invoice"]
         ordered = invoices + [doc for doc in claim.documents if doc.doc_type != "invoice"]
         provider = next(
             (npi for doc in ordered if (npi := _npi(_value(doc.fields.get("provider_npi"))))), None
         )
-        invoice_rows = []
+        invoice_rows: list[dict[str, object]] = []
         for doc in invoices:
             number = _invoice_number(_value(doc.fields.get("invoice_number")))
             if number is None:
@@ -555,12 +689,12 @@ class Ledger:
                 {
                     "claim_id": claim.claim_id,
                     "provider_npi": _npi(_value(doc.fields.get("provider_npi"))) or provider,
-                    "invoice_number": number,
+                    "invoice_number": _fit(number, _INVOICE_NUMBER_WIDTH),
                     "invoice_date": _iso_date(_value(doc.fields.get("invoice_date"))),
                     "total": _float(_value(doc.fields.get("total"))),
                 }
             )
-        row = {
+        row: dict[str, object] = {
             "claim_id": claim.claim_id,
             "packet_name": packet_name,
             "packet_sha256": claim.packet.sha256,
@@ -577,24 +711,39 @@ class Ledger:
             "total_billed": _float(fields.total_billed.value),
             "currency": claim.currency,
         }
-        with self._tx() as conn:
-            created = conn.execute(
-                select(claims.c.created_at).where(claims.c.claim_id == claim.claim_id)
-            ).scalar_one_or_none()
+        for _ in range(_CLAIM_RETRIES):
+            try:
+                with self._tx() as conn:
+                    return self._replace_claim(conn, row, invoice_rows, key_rows)
+            except IntegrityError:
+                continue  # two packets with the same bytes recorded this claim at once
+        raise LedgerError(
+            f"claim {claim.claim_id}: could not record it after {_CLAIM_RETRIES} tries"
+        )
+
+    def _replace_claim(
+        self,
+        conn: Connection,
+        row: dict[str, object],
+        invoice_rows: list[dict[str, object]],
+        key_rows: list[tuple[str, str]],
+    ) -> ClaimRecord:
+        claim_id = row["claim_id"]
+        created = conn.execute(
+            select(claims.c.created_at).where(claims.c.claim_id == claim_id)
+        ).scalar_one_or_none()
+        conn.execute(sql_delete(claim_invoices).where(claim_invoices.c.claim_id == claim_id))
+        conn.execute(sql_delete(claim_keys).where(claim_keys.c.claim_id == claim_id))
+        conn.execute(sql_delete(claims).where(claims.c.claim_id == claim_id))
+        conn.execute(insert(claims).values(created_at=created or self._now(), **row))
+        if invoice_rows:
+            conn.execute(insert(claim_invoices), invoice_rows)
+        if key_rows:
             conn.execute(
-                sql_delete(claim_invoices).where(claim_invoices.c.claim_id == claim.claim_id)
+                insert(claim_keys),
+                [{"claim_id": claim_id, "kind": k, "key": v} for k, v in key_rows],
             )
-            conn.execute(sql_delete(claim_keys).where(claim_keys.c.claim_id == claim.claim_id))
-            conn.execute(sql_delete(claims).where(claims.c.claim_id == claim.claim_id))
-            conn.execute(insert(claims).values(created_at=created or self._now(), **row))
-            if invoice_rows:
-                conn.execute(insert(claim_invoices), invoice_rows)
-            if key_rows:
-                conn.execute(
-                    insert(claim_keys),
-                    [{"claim_id": claim.claim_id, "kind": k, "key": v} for k, v in key_rows],
-                )
-            stored = conn.execute(select(claims).where(claims.c.claim_id == claim.claim_id)).one()
+        stored = conn.execute(select(claims).where(claims.c.claim_id == claim_id)).one()
         return _claim_record(stored)
 
     def invoices(
@@ -605,6 +754,7 @@ class Ledger:
         provider = _npi(npi)
         if number is None or provider is None:
             return []
+        number = _fit(number, _INVOICE_NUMBER_WIDTH)
         query = (
             select(
                 claim_invoices.c.claim_id,
@@ -634,7 +784,7 @@ class Ledger:
     ) -> list[ClaimRecord]:
         """Claims recorded with this lookup key, oldest first."""
         matching = select(claim_keys.c.claim_id).where(
-            claim_keys.c.kind == kind, claim_keys.c.key == key
+            claim_keys.c.kind == kind, claim_keys.c.key == _fit(key, _KEY_WIDTH)
         )
         return self._claims(select(claims).where(claims.c.claim_id.in_(matching)), exclude_claim_id)
 

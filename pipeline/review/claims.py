@@ -58,6 +58,7 @@ __all__ = [
     "load_claim",
     "load_claims",
     "value_at",
+    "apply_value",
     "recheck",
     "review_claim",
 ]
@@ -254,7 +255,7 @@ def _coerce(name: str, text: str | None, language: str) -> str | float | None:
     return text
 
 
-def _apply_value(claim: Claim, path: str, text: str | None, confirm: bool) -> tuple[object, object]:
+def apply_value(claim: Claim, path: str, text: str | None, confirm: bool) -> tuple[object, object]:
     """Set (or confirm) the value at `path`; returns (old, new). Confidence becomes 1.0."""
     m = _parse(path)
     old, _, _ = value_at(claim, path)
@@ -449,7 +450,7 @@ def review_claim(
         if action.kind == "doc_type" and not path_name.endswith(".doc_type"):
             raise ReviewError(f"a doc_type action needs documents[i].doc_type, got {path_name!r}")
         _, _, source = value_at(claim, path_name)
-        old, new = _apply_value(claim, path_name, action.value, confirm=action.kind == "confirm")
+        old, new = apply_value(claim, path_name, action.value, confirm=action.kind == "confirm")
         corrections.append(
             Correction(
                 claim_id=claim_id,

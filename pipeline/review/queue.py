@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.document import DOC_TYPES
-from pipeline.ledger.core import Ledger, default_ledger_path
+from pipeline.ledger.core import Ledger, ledger_target
 from pipeline.review.store import Correction
 from pipeline.schema import Claim, ExtractedField
 
@@ -106,13 +106,16 @@ def _parse_time(text: str | None) -> datetime | None:
         return None
 
 
-def received_times(out: Path, claims: Sequence[Claim]) -> dict[str, datetime]:
-    """claim id -> when its packet was discovered, read from OUT's ledger when there is one."""
+def received_times(
+    out: Path, claims: Sequence[Claim], ledger_url: str | None = None
+) -> dict[str, datetime]:
+    """claim id -> when its packet was discovered, read from the run's ledger when there is one
+    (`ledger_url` for a shared database, else OUT/ledger.sqlite)."""
     found: dict[str, datetime] = {}
-    path = default_ledger_path(out)
-    if not path.is_file():
+    target = ledger_target(out, ledger_url)
+    if isinstance(target, Path) and not target.is_file():
         return found
-    with Ledger.open(path) as ledger:
+    with Ledger.open(target) as ledger:
         for claim in claims:
             for record in ledger.packet_history(claim.packet.source):
                 if record.claim_id == claim.claim_id or record.sha256 == claim.packet.sha256:
@@ -136,7 +139,8 @@ def queue_items(
     low_threshold: float,
     fallback_times: dict[str, datetime] | None = None,
 ) -> list[QueueItem]:
-    reviewed = {c.claim_id for c in corrections}
+    # A correction carried over from a superseded claim is not a review of this one.
+    reviewed = {c.claim_id for c in corrections if c.action != "carried"}
     decided = {c.claim_id for c in corrections if c.action == "status"}
     items: list[QueueItem] = []
     for claim in claims:

@@ -41,7 +41,9 @@ Role = Literal["adjuster", "analyst", "admin"]
 ROLES: tuple[str, ...] = ("adjuster", "analyst", "admin")
 REVIEW_DB_NAME = "review.sqlite"
 
-CorrectionAction = Literal["edit", "confirm", "doc_type", "status", "notice", "label"]
+CorrectionAction = Literal["edit", "confirm", "doc_type", "status", "notice", "label", "carried"]
+"""`carried`: an earlier claim's correction re-applied by the batch to the claim superseding it
+(`pipeline.review.supersede`); `who` is the adjuster who made it."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (

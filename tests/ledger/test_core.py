@@ -64,6 +64,29 @@ def test_core_skips_done_and_versions_changed_bytes(tmp_path: Path) -> None:
         assert stats.by_state == {"done": 1, "processing": 1}
 
 
+def test_core_bytes_that_come_back_are_processed_again_as_newest_version(tmp_path: Path) -> None:
+    """A, then B, then A again: B's run retired A's claim file, so A must be processed again."""
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        first = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w1", 60)
+        assert isinstance(first, Claimed)
+        ledger.mark_done(first, "claim-a")
+        second = ledger.claim_packet("p1", "p1.pdf", SHA_B, "w1", 60)
+        assert isinstance(second, Claimed) and second.previous_claim_id == "claim-a"
+        ledger.mark_done(second, "claim-b")
+        back = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w2", 60)
+        assert isinstance(back, Claimed)
+        assert (back.version, back.attempt, back.previous_claim_id) == (3, 2, "claim-b")
+        assert isinstance(ledger.claim_packet("p1", "p1.pdf", SHA_A, "w3", 60), Skip)
+        ledger.mark_done(back, "claim-a")
+        again = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w3", 60)
+        assert isinstance(again, Skip) and again.reason == "done" and again.version == 3
+        history = ledger.packet_history("p1")
+        assert [(r.version, r.sha256, r.claim_id) for r in history] == [
+            (2, SHA_B, "claim-b"),
+            (3, SHA_A, "claim-a"),
+        ]
+
+
 def test_core_quarantined_retried_unless_asked_not_to(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         first = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w1", 60)
