@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -185,10 +187,13 @@ def ocr_image(
     calibrator: ConfidenceCalibrator | None = None,
     gap_factor: float = DEFAULT_GAP_FACTOR,
     threads: int | None = 1,
+    dpi: float | None = None,
 ) -> OcrRead:
     """OCR one page image (grayscale uint8) into lines of words with boxes in page fractions.
 
-    Raises OcrTimeoutError past `timeout` seconds and OcrError when Tesseract fails.
+    `dpi` is the image's resolution. Tesseract sizes its layout analysis by it and, told
+    nothing, assumes 70 DPI: on a 300 DPI form it then skips the boxed fields. Raises
+    OcrTimeoutError past `timeout` seconds and OcrError when Tesseract fails.
     """
     import time
 
@@ -197,13 +202,19 @@ def ocr_image(
     if gray.ndim != 2 or gray.size == 0:
         raise OcrError(f"ocr_image needs a non-empty 2-D grayscale array, got shape {gray.shape}")
     height, width = gray.shape
+    config = f"--psm {psm} --oem 1" + (f" --dpi {round(dpi)}" if dpi else "")
     started = time.perf_counter()
     try:
-        with ocr_thread_limit(threads):
+        with ocr_thread_limit(threads), tempfile.TemporaryDirectory(prefix="ci-ocr-") as tmp:
+            # Handing pytesseract a file path, not an array, skips its PIL -> PNG round trip
+            # (about 1 s a page); PGM is written uncompressed in milliseconds.
+            image_path = os.path.join(tmp, "page.pgm")
+            if not cv2.imwrite(image_path, np.ascontiguousarray(gray, dtype=np.uint8)):
+                raise OcrError(f"could not write a {width}x{height} page image for Tesseract")
             data = pytesseract.image_to_data(
-                gray,
+                image_path,
                 lang=lang,
-                config=f"--psm {psm} --oem 1",
+                config=config,
                 output_type=pytesseract.Output.DICT,
                 timeout=timeout,
             )
@@ -264,6 +275,7 @@ def ocr_best(
     min_words: int = 5,
     gap_factor: float = DEFAULT_GAP_FACTOR,
     threads: int | None = 1,
+    dpi: float | None = None,
 ) -> OcrRead:
     """Read with the first segmentation mode; only when the read is poor (low confidence or
     few words) try the others, keeping the best by `OcrRead.score`.
@@ -271,11 +283,11 @@ def ocr_best(
     if not psms:
         raise ConfigError("psms must list at least one Tesseract page segmentation mode, e.g. [3]")
     calibrator = calibrator or load_default_calibrator(lang)
-    best = ocr_image(gray, lang, psms[0], timeout, calibrator, gap_factor, threads)
+    best = ocr_image(gray, lang, psms[0], timeout, calibrator, gap_factor, threads, dpi)
     if best.mean_raw_confidence >= retry_below and best.word_count >= min_words:
         return best
     for psm in psms[1:]:
-        candidate = ocr_image(gray, lang, psm, timeout, calibrator, gap_factor, threads)
+        candidate = ocr_image(gray, lang, psm, timeout, calibrator, gap_factor, threads, dpi)
         if candidate.score > best.score:
             best = candidate
     return best

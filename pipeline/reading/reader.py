@@ -8,7 +8,7 @@ becomes an empty Page with a warning, so one bad scan does not lose the claim.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +159,7 @@ def _to_source_frame(
     return mapped
 
 
-def _read_image(image: np.ndarray, config: ReadingConfig) -> OcrRead:
+def _read_image(image: np.ndarray, config: ReadingConfig, dpi: float | None) -> OcrRead:
     lang = config.tesseract_languages
     return ocr_best(
         image,
@@ -170,6 +170,7 @@ def _read_image(image: np.ndarray, config: ReadingConfig) -> OcrRead:
         retry_below=config.retry_below_confidence,
         gap_factor=config.gap_factor,
         threads=config.ocr_threads,
+        dpi=dpi,
     )
 
 
@@ -215,7 +216,7 @@ def read_page_job(job: PageJob) -> Page:
         base.reader = "none"
         return base
     try:
-        read = _read_image(cleaned.image, config)
+        read = _read_image(cleaned.image, config, cleaned.dpi)
     except OcrError as exc:
         log.warning("page %s#%d OCR failed: %s", job.file, job.index + 1, type(exc).__name__)
         base.reader = "none"
@@ -233,7 +234,7 @@ def read_page_job(job: PageJob) -> Page:
         # A poor read may be a page upside down: read it turned and keep the better read.
         flipped = rotate_right_angle(cleaned.image, 180)
         try:
-            turned = _read_image(flipped, config)
+            turned = _read_image(flipped, config, cleaned.dpi)
         except OcrError as exc:
             base.warnings.append(f"reading the page turned 180 degrees failed: {exc}")
         else:
@@ -258,6 +259,7 @@ def read_page_job(job: PageJob) -> Page:
                     load_default_calibrator(lang),
                     config.gap_factor,
                     config.ocr_threads,
+                    cleaned.dpi,
                 )
                 read = merge_reads(read, second)
             except OcrError as exc:
@@ -382,6 +384,10 @@ def _read_pdf_locked(
     return items
 
 
+def _log_unreadable(packet: str, file: str, exc: Exception) -> None:
+    log.warning("packet %s: file %s unreadable: %s", packet, file, type(exc).__name__)
+
+
 def read_packet(
     ref: PacketRef,
     files: list[PacketFile],
@@ -401,7 +407,8 @@ def read_packet(
     if not files:
         raise UnreadablePacketError(f"packet {ref.name!r} has no readable files to read")
     paths = dict(zip(ref.relative_names, ref.files, strict=True))
-    slots: list[Page | PageJob] = []
+    parts: list[list[Page | PageJob] | Future[list[Page | PageJob]]] = []
+    pdf_names: dict[int, str] = {}
     errors: list[UnreadablePacketError] = []
     for packet_file in files:
         path = paths.get(packet_file.name)
@@ -411,16 +418,17 @@ def read_packet(
                 f"its files are {ref.relative_names}"
             )
         if packet_file.kind == "pdf":
-            try:
-                slots.extend(_read_pdf(path, packet_file, config))
-            except UnreadablePacketError as exc:
-                log.warning(
-                    "packet %s: file %s unreadable: %s",
-                    ref.name,
-                    packet_file.name,
-                    type(exc).__name__,
-                )
-                errors.append(exc)
+            # Parsing a text layer is pure Python: in a worker process it runs beside the
+            # extraction of other packets instead of holding this process's GIL.
+            pdf_names[len(parts)] = packet_file.name
+            if executor is not None:
+                parts.append(executor.submit(_read_pdf, path, packet_file, config))
+            else:
+                try:
+                    parts.append(_read_pdf(path, packet_file, config))
+                except UnreadablePacketError as exc:
+                    _log_unreadable(ref.name, packet_file.name, exc)
+                    errors.append(exc)
         else:
             count = max(packet_file.page_count, 1)
             if count > config.max_pages:
@@ -430,12 +438,28 @@ def read_packet(
                     )
                 )
                 continue
-            slots.extend(
-                PageJob(
-                    path=path, file=packet_file.name, kind=packet_file.kind, index=i, config=config
-                )
-                for i in range(count)
+            parts.append(
+                [
+                    PageJob(
+                        path=path,
+                        file=packet_file.name,
+                        kind=packet_file.kind,
+                        index=i,
+                        config=config,
+                    )
+                    for i in range(count)
+                ]
             )
+    slots: list[Page | PageJob] = []
+    for position, part in enumerate(parts):
+        if isinstance(part, Future):
+            try:
+                part = part.result()
+            except UnreadablePacketError as exc:
+                _log_unreadable(ref.name, pdf_names[position], exc)
+                errors.append(exc)
+                continue
+        slots.extend(part)
     if not slots:
         if len(errors) == 1:
             raise errors[0]
