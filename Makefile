@@ -113,7 +113,8 @@ samples: setup
 bench: setup
 	$(BIN)/claim-intake synth build/bench/scanned --packets 12 --seed 2024 --profile scanned
 	$(BIN)/claim-intake synth build/bench/digital --packets 40 --seed 2025 --profile digital
-	$(BIN)/python bench/bench.py --scanned build/bench/scanned --digital build/bench/digital --workers $$(nproc --all) --results bench/results.md
+	$(BIN)/claim-intake synth build/bench/batch500 --packets 105 --seed 2026 --profile mixed
+	$(BIN)/python bench/bench.py --scanned build/bench/scanned --digital build/bench/digital --batch build/bench/batch500 --workers $$(nproc --all) --results bench/results.md
 
 clean:
 	rm -rf out build .pytest_cache .mypy_cache .ruff_cache
