@@ -112,3 +112,31 @@ def test_preprocess_source_bbox_maps_back_through_rotation(rotation: int) -> Non
     box = (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
     mapped = to_source_bbox(box, rotation, 0.0, (w, h))
     assert mapped == pytest.approx((150 / 200, 20 / 300, 190 / 200, 40 / 300), abs=0.01)
+
+
+def test_preprocess_grain_on_a_faint_page_is_judged_after_the_contrast_stretch(
+    text_page: np.ndarray,
+) -> None:
+    # A washed-out scan: ink at 200 on paper at 235, with light grain. Before the stretch the
+    # grain measures low; after it, it is dark specks that keep Tesseract busy for minutes.
+    faint = (235 - (255 - text_page.astype(np.float32)) * (35 / 255)).astype(np.float32)
+    rng = np.random.default_rng(3)
+    grainy = np.clip(faint + rng.normal(0, 0.7, faint.shape), 0, 255).astype(np.uint8)
+    config = PreprocessConfig(orientation=False, deskew=False)
+    from pipeline.reading.preprocess import noise_level
+
+    assert noise_level(grainy) < config.noise_threshold
+    assert noise_level(normalize_contrast(grainy)) >= config.noise_threshold
+    result = preprocess(grainy, 200.0, config)
+    assert "denoise_median" in result.steps
+    assert result.steps.index("contrast") < result.steps.index("denoise_median")
+
+
+def test_gray_percentiles_match_numpy_order_statistics() -> None:
+    from pipeline.reading.preprocess import gray_percentiles
+
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (301, 207), dtype=np.uint8)
+    ours = gray_percentiles(image, 1, 50, 90, 95)
+    lower = [float(v) for v in np.percentile(image, [1, 50, 90, 95], method="lower")]
+    assert ours == lower
