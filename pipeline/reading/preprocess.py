@@ -80,9 +80,15 @@ class PreprocessConfig(BaseModel):
         "packets: line-item F1 0.840 with one pass against 0.749 with both, fields 0.786 "
         "against 0.791, and one Tesseract run a page instead of two)",
     )
+    remove_rules: bool = Field(
+        default=False,
+        description="whiten form-box and table rules in the image Tesseract reads (cell "
+        "borders are otherwise read as '|' glued to values)",
+    )
     binarize: bool = False
     remove_borders: bool = True
     target_dpi: float | None = Field(default=300.0, description="None keeps the page's resolution")
+    resample: bool = Field(default=True, description="resample to target_dpi (off: as scanned)")
     blank_ink_fraction: float = Field(
         default=0.0003, ge=0.0, description="pages with less stroke ink than this share are blank"
     )
@@ -529,7 +535,7 @@ def preprocess(
         # once filtered), and before resampling, while specks are still small.
         gray = denoise(gray, config.denoise_method)
         steps.append(f"denoise_{config.denoise_method}")
-    if config.target_dpi is not None:
+    if config.resample and config.target_dpi is not None:
         gray, dpi = normalize_dpi(gray, dpi, config.target_dpi)
         steps.append("normalize_dpi")
     rotation = 0

@@ -41,6 +41,7 @@ from pipeline.reading.preprocess import (
     PreprocessConfig,
     ink_fraction,
     preprocess,
+    remove_rules,
     rotate_right_angle,
     rule_mask,
     to_gray,
@@ -215,8 +216,14 @@ def read_page_job(job: PageJob) -> Page:
         base.blank = True
         base.reader = "none"
         return base
+    # What Tesseract reads: the cleaned page, or with form and table rules whitened.
+    text_image = (
+        remove_rules(cleaned.image, cleaned.dpi)
+        if config.preprocess.remove_rules
+        else cleaned.image
+    )
     try:
-        read = _read_image(cleaned.image, config, cleaned.dpi)
+        read = _read_image(text_image, config, cleaned.dpi)
     except OcrError as exc:
         log.warning("page %s#%d OCR failed: %s", job.file, job.index + 1, type(exc).__name__)
         base.reader = "none"
@@ -234,7 +241,7 @@ def read_page_job(job: PageJob) -> Page:
         # A poor read may be a page upside down: read it turned and keep the better read.
         flipped = rotate_right_angle(cleaned.image, 180)
         try:
-            turned = _read_image(flipped, config, cleaned.dpi)
+            turned = _read_image(rotate_right_angle(text_image, 180), config, cleaned.dpi)
         except OcrError as exc:
             base.warnings.append(f"reading the page turned 180 degrees failed: {exc}")
         else:
