@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import secrets
 import time
 import traceback
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +49,7 @@ from pipeline.ledger import (
 from pipeline.ledger.history import LedgerClaimHistory
 from pipeline.process import Resources, apply_fraud, load_resources, process_packet
 from pipeline.reading.ocr import init_ocr_worker
+from pipeline.reading.pool import RecoveringPool
 from pipeline.review.claims import Rechecker
 from pipeline.review.store import REVIEW_DB_NAME, open_store
 from pipeline.review.supersede import (
@@ -372,12 +372,10 @@ def _quarantine(
     return PacketOutcome(packet=ref.name, quarantined=True, reason=reason, written=[str(path)])
 
 
-def _executor(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_ocr_worker,
-    )
+def _executor(workers: int) -> RecoveringPool:
+    """Worker processes for OCR and text layers; a page that kills its worker costs that
+    page, not the rest of the batch."""
+    return RecoveringPool(max_workers=workers, initializer=init_ocr_worker)
 
 
 def _progress(console: Console | None) -> Progress:

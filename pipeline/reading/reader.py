@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -462,6 +463,13 @@ def read_packet(
         if isinstance(part, Future):
             try:
                 part = part.result()
+            except BrokenProcessPool:
+                crashed = CorruptDocumentError(
+                    f"{pdf_names[position]!r} crashed the PDF reader (twice); it is left unread"
+                )
+                _log_unreadable(ref.name, pdf_names[position], crashed)
+                errors.append(crashed)
+                continue
             except UnreadablePacketError as exc:
                 _log_unreadable(ref.name, pdf_names[position], exc)
                 errors.append(exc)
@@ -503,5 +511,12 @@ def _run_jobs(slots: list[Page | PageJob], executor: Executor | None) -> list[Pa
     }
     pages: list[Page] = []
     for index, slot in enumerate(slots):
-        pages.append(slot if isinstance(slot, Page) else futures[index].result())
+        if isinstance(slot, Page):
+            pages.append(slot)
+            continue
+        try:
+            pages.append(futures[index].result())
+        except BrokenProcessPool:
+            log.warning("page %s#%d crashed its worker process", slot.file, slot.index + 1)
+            pages.append(_failed_page(slot, "reading this page crashed its worker process (twice)"))
     return pages
