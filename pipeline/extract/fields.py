@@ -124,6 +124,9 @@ def _similar(a: str, b: str) -> float:
     return 0.0 if dist is None else 1.0 - dist / len(b)
 
 
+_SPECK = re.compile(r"[;_.,'`~\"]+")
+
+
 def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     """A label starts a line, follows a gap, or ends in ':'; not "Hospital" in a letterhead."""
     if hit.start == 0:
@@ -131,6 +134,8 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     toks = line.tokens
     if toks[hit.end - 1].text.endswith(":") or toks[hit.start - 1].text.endswith((":", "|")):
         return True
+    if _SPECK.fullmatch(toks[hit.start - 1].text):
+        return True  # after a speck the reader printed for dirt or a form rule (";", "_")
     if toks[hit.start - 1].text.endswith(",") and len(norm(hit.label)) > 3:
         return True  # "..., born 1960" yes; "Boise, ID 83702" is a state, not a label
     gap = toks[hit.start].bbox[0] - toks[hit.start - 1].bbox[2]
@@ -185,6 +190,7 @@ def _value_span(tokens: list[Tok], max_gap: float) -> list[Tok]:
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_DOLLAR_S = re.compile(r"\$[A-Za-z0-9]*\d[A-Za-z0-9\-/]*")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
 
 
@@ -253,16 +259,20 @@ def _read_value(
         return None
     if kind == "id":
         span = _value_span(tokens[:6], 0.025)
-        used = []
+        used, parts = [], []
         for tok in span:
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9\-/.]*", tok.text.strip(":#,")):
+            text = tok.text.strip(":#,")
+            if not used and _DOLLAR_S.fullmatch(text):
+                text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140")
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9\-/.]*", text):
                 break
             if used and tok.text.islower():
                 break
             used.append(tok)
+            parts.append(text)
         if used and any(d.start == 0 for d in find_dates(" ".join(t.text for t in span), lang)):
             return None  # the start of a date ("2000" of "Jan 22, 2000" is not an id)
-        ident = clean_id("".join(t.text for t in used)) if used else None
+        ident = clean_id("".join(parts)) if used else None
         if ident is None or not any(c.isdigit() for c in ident) or len(ident) < 3:
             return None
         if find_dates(ident, lang):
@@ -300,6 +310,8 @@ def _read_value(
     free = normalize_name(" ".join(t.text for t in used))
     if not free or sum(c.isalpha() for c in free) < 3:
         return None
+    if free[0].isalpha() and free[0].islower():
+        return None  # names are capitalised; "care moderate MDM" is a table description
     return free, used, 0.8
 
 
@@ -329,6 +341,55 @@ def _beside(
     return out
 
 
+def _centre(line: LayoutLine) -> float:
+    return (line.bbox[1] + line.bbox[3]) / 2
+
+
+def _beside_offset(
+    lines: list[LayoutLine],
+    line: LayoutLine,
+    hit: LabelHit,
+    starts: set[int],
+    label_lines: set[int],
+) -> list[Tok]:
+    """The value right of a label whose row it shares only loosely: a small label beside a
+    large value (ID cards, form fields) is centred or top-aligned, not on the same baseline.
+
+    The value line's centre must be within most of a line height of the label's, and
+    nearer to this label's line than to any other label line left of it.
+    """
+    label = line.tokens[hit.start : hit.end]
+    y0 = min(t.bbox[1] for t in label)
+    y1 = max(t.bbox[3] for t in label)
+    cy, x_end = (y0 + y1) / 2, label[-1].bbox[2]
+    others = [
+        lines[i] for i in label_lines if i != line.index and lines[i].page_index == line.page_index
+    ]
+    best: LayoutLine | None = None
+    for cand in lines:
+        if cand.page_index != line.page_index or cand.index == line.index:
+            continue
+        first = cand.tokens[0]
+        if first.bbox[0] < x_end - 1e-6 or id(first) in starts:
+            continue
+        height = max(y1 - y0, cand.bbox[3] - cand.bbox[1])
+        dy = abs(_centre(cand) - cy)
+        if dy >= 0.75 * height:
+            continue
+        if any(o.bbox[0] < first.bbox[0] and abs(_centre(cand) - _centre(o)) < dy for o in others):
+            continue  # the value of a label above or below this one
+        if best is None or first.bbox[0] < best.tokens[0].bbox[0]:
+            best = cand
+    if best is None:
+        return []
+    out: list[Tok] = []
+    for tok in best.tokens:
+        if id(tok) in starts:
+            break
+        out.append(tok)
+    return out
+
+
 def _cuts_a_date(line: LayoutLine, first: Tok, language: str) -> bool:
     text, start = "", 0
     for tok in line.tokens:
@@ -336,6 +397,12 @@ def _cuts_a_date(line: LayoutLine, first: Tok, language: str) -> bool:
             start = len(text)
         text += tok.text + " "
     return any(d.start < start < d.end for d in find_dates(text, language))
+
+
+def _same_row(a: LayoutLine, b: LayoutLine) -> bool:
+    """Whether two lines of a page overlap vertically by more than half the lower one."""
+    overlap = min(a.bbox[3], b.bbox[3]) - max(a.bbox[1], b.bbox[1])
+    return overlap > 0.5 * min(a.bbox[3] - a.bbox[1], b.bbox[3] - b.bbox[1])
 
 
 def _below(
@@ -364,24 +431,28 @@ def _below(
         (o for o in lines if o.page_index == line.page_index and o.index != line.index),
         key=lambda o: o.bbox[1],
     )
-    for other in below:
-        top = other.bbox[1]
+    for first in below:
+        top = first.bbox[1]
         if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
             continue
+        # readers split one visual row into several lines at wide gaps: take the whole row
+        row = [o for o in below if _same_row(o, first)]
         toks = [
             t
-            for t in other.tokens
+            for o in sorted(row, key=lambda o: o.bbox[0])
+            for t in o.tokens
             if x0 - 0.02 <= t.xc < bound
             and t.bbox[2] > x0 - 0.01
             and any(c.isalnum() for c in t.text)
         ]
         if not toks:
             continue  # nothing, or only OCR specks (":" ";" "-") under the label
+        other = next(o for o in row if any(t is toks[0] for t in o.tokens))
         if toks[0].bbox[0] > x1 + 0.02 or toks[-1].bbox[2] < x0 - 0.02:
             return []  # the nearest line below has nothing under this label
         if toks[0] is not other.tokens[0] and _cuts_a_date(other, toks[0], vocab.language):
             return []  # the column edge falls inside a date printed under a wider label
-        label_starts = {other.tokens[h.start].bbox[0] for h in hits.get(other.index, [])}
+        label_starts = {o.tokens[h.start].bbox[0] for o in row for h in hits.get(o.index, [])}
         if any(t.bbox[0] in label_starts for t in toks[:1]):
             return []  # the next row of labels: this form has no value under the label
         return toks
@@ -435,11 +506,11 @@ def _provider_fallback(
 ) -> _Candidate | None:
     """The letterhead: the first mostly-alphabetic line at the top of the first page."""
     titles = {norm(w) for w in vocab.title_words}
-    for line in lines:
+    for line in sorted(lines, key=lambda o: (o.page_index, o.bbox[1])):
         if line.page_index != 0 or line.bbox[1] > 0.2:
             continue
-        if line.index in label_lines:
-            continue
+        if line.index in label_lines or line.tokens[0].text.isdigit():
+            continue  # a label's line, or a street address ("0156 Michael Plaza, ...")
         text = line.text
         letters = sum(c.isalpha() for c in text)
         if letters < 4 or letters < 0.6 * len(text.replace(" ", "")):
@@ -548,12 +619,17 @@ def extract_fields(
         beside: list[Tok] = []
         for method, where in (
             ("label_beside", "beside"),
+            ("label_beside", "offset"),
             ("label_below", "below"),
             ("label_below", "wrapped"),
         ):
             if where == "beside":
                 toks = _beside(lines, line, hit, starts)
                 beside = toks
+            elif where == "offset":
+                if beside:
+                    continue  # something is printed on the label's own row
+                toks = _beside_offset(lines, line, hit, starts, set(by_line))
             elif _in_phrase(line, hit, beside):
                 break  # "Patient Statement" is a title, not a label with its value elsewhere
             elif where == "below":
@@ -563,7 +639,12 @@ def extract_fields(
             read = _read_value(fv.kind, toks, vocab)
             if read is None:
                 continue
-            if fv.kind == "name" and where == "beside" and toks and read[1][-1] is toks[-1]:
+            if (
+                fv.kind == "name"
+                and where in ("beside", "offset")
+                and toks
+                and read[1][-1] is toks[-1]
+            ):
                 tail_line = lines[toks[-1].line_index]
                 wrapped = []
                 if tail_line.tokens[-1] is toks[-1]:

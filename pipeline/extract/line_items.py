@@ -69,8 +69,11 @@ def code_system_of(code: str) -> str | None:
     return None
 
 
+_CODE_EDGES = ".,;:()[]{}*|!'\"`"  # punctuation, and table rules a reader glues to a cell
+
+
 def _read_code(text: str) -> tuple[str, str] | None:
-    raw = text.strip(".,;:()[]*").upper()
+    raw = text.strip(_CODE_EDGES).upper()
     if not raw:
         return None
     for candidate in (
@@ -226,8 +229,14 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
                 used.add(i)
             break
         desc = [t for i, t in enumerate(row) if i not in used and i < first_money]
-    item.description = [t.text for t in desc if t.text not in ("$", "|")]
+    item.description = _description_words(desc)
     return item
+
+
+def _description_words(tokens: list[Tok]) -> list[str]:
+    """Words of a description cell without the table rules a reader glues to them."""
+    words = (t.text.strip("|[]{}") for t in tokens if t.text != "$")
+    return [w for w in words if w]
 
 
 def _is_continuation(
@@ -303,7 +312,7 @@ def extract_line_items(
                 prev = item
                 in_table = in_table or cols is not None
             elif prev is not None and _is_continuation(row, prev, cols, vocab):
-                prev.description.extend(t.text for t in row)
+                prev.description.extend(_description_words(row))
                 prev.tokens.extend(row)
                 table_lines |= {t.line_index for t in row}
     drafts: list[LineItemDraft] = []
