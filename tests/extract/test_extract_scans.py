@@ -191,3 +191,63 @@ def test_line_items_codes_with_a_table_rule_glued_on(nlp) -> None:
     r = extract_document("invoice", [p], nlp)
     assert [(i.code, i.amount) for i in r.line_items] == [("80048", 28.88), ("J0696", 14.05)]
     assert r.line_items[0].description == "Basic metabolic panel"
+
+
+def test_icd_leading_one_for_i_only_where_printed_as_a_code(nlp) -> None:
+    # "I10" read as "110": repaired after an ICD marker, in parentheses, in a column of codes
+    p = scan(
+        [
+            [(0.10, 0.10, "Diagnoses")],
+            [(0.10, 0.12, "Essential (primary) hypertension - ICD-10-CM 110")],
+            [(0.10, 0.14, "Acute respiratory failure with hypoxia (J96.01)")],
+        ]
+    )
+    assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == [
+        "I10",
+        "J96.01",
+    ]
+    p = scan([[(0.10, 0.10, "Diagnosis:")], [(0.10, 0.12, "Essential hypertension (110)")]])
+    assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == ["I10"]
+    p = scan(
+        [
+            [(0.09, 0.217, "ICD-10-CM"), (0.24, 0.217, "Diagnosis")],
+            [(0.09, 0.237, "A41.9"), (0.24, 0.237, "Sepsis, unspecified organism")],
+            [(0.09, 0.257, "110"), (0.24, 0.257, "Essential (primary) hypertension")],
+        ]
+    )
+    assert [d.code for d in extract_document("diagnosis_certificate", [p], nlp).diagnoses] == [
+        "A41.9",
+        "I10",
+    ]
+
+
+def test_icd_house_numbers_and_phones_near_a_diagnosis_title_are_not_codes(nlp) -> None:
+    p = scan(
+        [
+            [(0.50, 0.05, "Diagnosis Certificate")],
+            [(0.10, 0.07, "5366 Moore Roads Apt. 830, East Thomas")],
+            [(0.10, 0.09, "Tel.: (816) 643-8761")],
+            [(0.10, 0.11, "Patient: Ann Lee")],
+        ]
+    )
+    assert extract_document("diagnosis_certificate", [p], nlp).diagnoses == []
+
+
+def test_icd_dollar_sign_read_for_s_but_money_stays_money(nlp) -> None:
+    p = scan(
+        [
+            [(0.10, 0.10, "Diagnosis")],
+            [(0.10, 0.12, "1. Fracture of upper end of right tibia - ICD-10-CM $82.101A")],
+            [(0.10, 0.14, "Copay collected $82.10")],
+        ]
+    )
+    assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == ["S82.101A"]
+
+
+def test_icd_code_cut_at_a_space_is_joined_when_that_makes_it_billable(nlp) -> None:
+    p = scan([[(0.10, 0.10, "1. Headache, unspecified - ICD-10-CM R51 9")]])
+    p.lines.insert(0, Line.from_words(_words(0.10, 0.08, "Assessment", 0.010, 0.9)))
+    r = extract_document("medical_record", [p], nlp)
+    assert [d.code for d in r.diagnoses] == ["R51.9"]
+    p = scan([[(0.10, 0.08, "Diagnosis")], [(0.10, 0.10, "Essential hypertension I10 1")]])
+    assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == ["I10"]
