@@ -310,7 +310,7 @@ def _read_value(
     free = normalize_name(" ".join(t.text for t in used))
     if not free or sum(c.isalpha() for c in free) < 3:
         return None
-    if free[0].isalpha() and free[0].islower():
+    if next((c for c in free if c.isalpha()), "a").islower():
         return None  # names are capitalised; "care moderate MDM" is a table description
     return free, used, 0.8
 
@@ -532,50 +532,115 @@ def _npi_fallback(lines: list[LayoutLine]) -> _Candidate | None:
     return None
 
 
+_MARK_GAP = 0.06  # page widths between a checkbox and its option's word
+
+
+_BOX_OUTLINE = frozenset("[](){}|!_lIiJjCcL1")
+"""What OCR prints for the strokes of an empty box it did not recognise ("[J", "Cl", "LJ")."""
+
+
+def _is_mark_like(tok: Tok) -> bool:
+    """A short token that is no word: what OCR makes of a box, a tick or a smudge ("Af", "M")."""
+    return len(tok.text) <= 2 and not tok.text.isdigit()
+
+
+def _speck_before(tokens: list[Tok], i: int) -> Tok | None:
+    before = tokens[i - 1] if i else None
+    if before is None or not _is_mark_like(before):
+        return None
+    return before if tokens[i].bbox[0] - before.bbox[2] <= _MARK_GAP else None
+
+
+def _speck_state(text: str) -> bool | None:
+    """An unrecognised box: False when only its outline was read, None when ink fills it."""
+    return False if set(text) <= _BOX_OUTLINE else None
+
+
 def _tick_before(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
-    """True/False when a checkbox mark precedes token i (or is glued to it), None if no box."""
+    """True/False when a checkbox mark precedes token i (or is glued to it), None if no box.
+
+    One short speck may sit between the box and the word ("☒ Uf Inpatient").
+    """
     ticks = set(vocab.tick_marks)
     unticks = set(vocab.untick_marks)
     raw = tokens[i].text
     for mark in sorted(ticks | unticks, key=len, reverse=True):
         if len(mark) > 1 and raw.startswith(mark) and len(raw) > len(mark):
             return mark in ticks
-    for n in (3, 2, 1):
-        if i - n < 0:
-            continue
-        prev = tokens[i - n : i]
-        if tokens[i].bbox[0] - prev[-1].bbox[2] > 0.06:
-            continue
-        joined = "".join(t.text for t in prev)
-        if joined in ticks:
-            return True
-        if joined in unticks:
-            return False
+    for skip in (0, 1):
+        end = i - skip
+        if skip and (end < 1 or not _is_mark_like(tokens[end])):
+            break
+        if skip and tokens[i].bbox[0] - tokens[end].bbox[2] > _MARK_GAP:
+            break
+        for n in (3, 2, 1):
+            if end - n < 0:
+                continue
+            prev = tokens[end - n : end]
+            if tokens[end].bbox[0] - prev[-1].bbox[2] > _MARK_GAP:
+                continue
+            joined = "".join(t.text for t in prev)
+            if joined in ticks:
+                return True
+            if joined in unticks:
+                return False
     return None
 
 
-def _claim_type(lines: list[LayoutLine], vocab: LangVocab) -> list[_Candidate]:
-    found: list[_Candidate] = []
+@dataclass
+class _Option:
+    ctype: str
+    tokens: list[Tok]
+    ticked: bool | None
+    marked: bool
+    """something mark-like precedes it or is glued to it, though no known tick or box"""
+
+
+def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Option]:
+    found: list[_Option] = []
     for line in lines:
         norms = [t.norm for t in line.tokens]
         for ctype, words in vocab.claim_types.items():
             for phrase in words:
                 key = norm(phrase)
                 for i in range(len(norms)):
+                    if not norms[i]:
+                        continue  # a box or speck: the option's word follows it
                     for n in (1, 2):
                         joined = "".join(norms[i : i + n])
-                        glued = (
-                            joined.startswith("x") and _similar(joined[1:], key) >= FUZZY_THRESHOLD
-                        )
+                        prefix = len(joined) - len(key)
+                        glued = n == 1 and 0 < prefix <= 2 and _similar(joined[prefix:], key) >= 1
                         if _similar(joined, key) < FUZZY_THRESHOLD and not glued:
                             continue
-                        ticked = True if glued else _tick_before(line.tokens, i, vocab)
-                        if ticked:
-                            toks = line.tokens[max(0, i - 1) : i + n]
-                            found.append(
-                                _Candidate("claim_type", ctype, toks, "checkbox", None, 1.0)
-                            )
+                        toks = line.tokens[max(0, i - 1) : i + n]
+                        if glued:  # "Xoutpatient", "Cloutpatient": a mark read into the word
+                            head = line.tokens[i].text[:prefix]
+                            ticked = True if head in ("X", "x") else _speck_state(head)
+                            found.append(_Option(ctype, toks, ticked, ticked is None))
+                            continue
+                        ticked = _tick_before(line.tokens, i, vocab)
+                        speck = _speck_before(line.tokens, i)
+                        marked = False
+                        if ticked is None and speck is not None:
+                            ticked = _speck_state(speck.text)
+                            marked = ticked is None
+                        found.append(_Option(ctype, toks, ticked, marked))
     return found
+
+
+def _claim_type(lines: list[LayoutLine], vocab: LangVocab) -> list[_Candidate]:
+    """The ticked claim type; failing a readable tick, the one option of a group whose box
+    is not read as empty while the others' are (the tick itself read as a speck)."""
+    options = _claim_type_options(lines, vocab)
+    ticked = [o for o in options if o.ticked]
+    if ticked:
+        return [_Candidate("claim_type", o.ctype, o.tokens, "checkbox", None, 1.0) for o in ticked]
+    empty = {o.ctype for o in options if o.ticked is False}
+    rest = set(vocab.claim_types) - empty
+    if len(rest) != 1:
+        return []  # only when every other option is seen empty
+    guess = [o for o in options if o.ctype in rest and o.marked]
+    return [_Candidate("claim_type", o.ctype, o.tokens, "checkbox", None, 0.5) for o in guess[:1]]
 
 
 def extract_fields(

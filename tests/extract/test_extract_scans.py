@@ -251,3 +251,40 @@ def test_icd_code_cut_at_a_space_is_joined_when_that_makes_it_billable(nlp) -> N
     assert [d.code for d in r.diagnoses] == ["R51.9"]
     p = scan([[(0.10, 0.08, "Diagnosis")], [(0.10, 0.10, "Essential hypertension I10 1")]])
     assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == ["I10"]
+
+
+def test_fields_claim_type_tick_with_a_speck_between_box_and_word(nlp) -> None:
+    p = scan([[(0.50, 0.26, "☒ Uf Inpatient / Hospital"), (0.07, 0.26, "☐ Outpatient")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value == "inpatient"
+
+
+def test_fields_claim_type_the_one_box_not_read_as_empty(nlp) -> None:
+    # the tick was read as a speck ("Af"); every other option's box was read as empty
+    p = scan(
+        [
+            [(0.15, 0.26, "Af Inpatient / Hospital")],
+            [(0.05, 0.27, "☐ Outpatient")],
+            [(0.31, 0.26, "☐ Accident")],
+            [(0.40, 0.256, "☐ Critical Illness")],
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["claim_type"].value == "inpatient"
+    guessed = r.fields["claim_type"].confidence
+    p = scan([[(0.15, 0.26, "☒ Inpatient / Hospital")], [(0.05, 0.27, "☐ Outpatient")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].confidence > guessed
+
+
+def test_fields_claim_type_box_outlines_read_as_letters_are_empty(nlp) -> None:
+    # "[J" and "Cl" are an empty box's strokes: nothing is ticked, nothing is guessed
+    p = scan(
+        [
+            [(0.06, 0.28, "☐ Outpatient"), (0.41, 0.28, "☐ Accident")],
+            [(0.53, 0.28, "[J Critical Illness")],
+            [(0.20, 0.26, "Clinpatient / Hospital")],
+        ]
+    )
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
+    # and an option missing from the read (misspelt beyond recognition) stops the guess
+    p = scan([[(0.15, 0.26, "Af Inpatient")], [(0.05, 0.27, "☐ Outpatient ☐ Accident")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
