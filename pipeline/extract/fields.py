@@ -328,10 +328,12 @@ def _beside(
     for other in lines:
         if other.page_index != line.page_index or other.bbox[3] < y0 or other.bbox[1] > y1:
             continue
-        for tok in other.tokens:
-            overlap = min(y1, tok.bbox[3]) - max(y0, tok.bbox[1])
-            if tok.bbox[0] >= x_end - 1e-6 and overlap > 0.5 * min(tok.height, y1 - y0):
-                row.append(tok)
+        right = [t for t in other.tokens if t.bbox[0] >= x_end - 1e-6]
+        level = [
+            min(y1, t.bbox[3]) - max(y0, t.bbox[1]) > 0.5 * min(t.height, y1 - y0) for t in right
+        ]
+        if any(level):  # the reader's line is the row: its words that ride high come too
+            row.extend(right[level.index(True) :])
     row.sort(key=lambda t: t.bbox[0])
     out: list[Tok] = []
     for tok in row:
@@ -350,22 +352,22 @@ def _beside_offset(
     line: LayoutLine,
     hit: LabelHit,
     starts: set[int],
-    label_lines: set[int],
-) -> list[Tok]:
-    """The value right of a label whose row it shares only loosely: a small label beside a
-    large value (ID cards, form fields) is centred or top-aligned, not on the same baseline.
+    rivals: list[LayoutLine],
+) -> list[list[Tok]]:
+    """Values right of a label whose row they share only loosely, nearest first: a small
+    label beside a large value (ID cards, form fields) is centred or top-aligned, not on
+    the same baseline, and may drift by most of a line.
 
-    The value line's centre must be within most of a line height of the label's, and
-    nearer to this label's line than to any other label line left of it.
+    A value line's centre must be within most of a line height of the label's, and no
+    `rivals` line (a label of the same kind of value, left of it) may be nearer. The caller
+    takes the first that reads as the label's kind: that is what pairs "Name" with the
+    name, not with the member id printed a little nearer.
     """
     label = line.tokens[hit.start : hit.end]
     y0 = min(t.bbox[1] for t in label)
     y1 = max(t.bbox[3] for t in label)
     cy, x_end = (y0 + y1) / 2, label[-1].bbox[2]
-    others = [
-        lines[i] for i in label_lines if i != line.index and lines[i].page_index == line.page_index
-    ]
-    best: LayoutLine | None = None
+    found: list[tuple[float, LayoutLine]] = []
     for cand in lines:
         if cand.page_index != line.page_index or cand.index == line.index:
             continue
@@ -376,17 +378,23 @@ def _beside_offset(
         dy = abs(_centre(cand) - cy)
         if dy >= 0.75 * height:
             continue
-        if any(o.bbox[0] < first.bbox[0] and abs(_centre(cand) - _centre(o)) < dy for o in others):
-            continue  # the value of a label above or below this one
-        if best is None or first.bbox[0] < best.tokens[0].bbox[0]:
-            best = cand
-    if best is None:
-        return []
-    out: list[Tok] = []
-    for tok in best.tokens:
-        if id(tok) in starts:
-            break
-        out.append(tok)
+        if any(
+            o is not line
+            and o.page_index == line.page_index
+            and o.bbox[0] < first.bbox[0]
+            and abs(_centre(cand) - _centre(o)) < dy
+            for o in rivals
+        ):
+            continue  # the value of a label of the same kind above or below this one
+        found.append((dy, cand))
+    out: list[list[Tok]] = []
+    for _, best in sorted(found, key=lambda f: f[0]):
+        toks: list[Tok] = []
+        for tok in best.tokens:
+            if id(tok) in starts:
+                break
+            toks.append(tok)
+        out.append(toks)
     return out
 
 
@@ -669,6 +677,10 @@ def extract_fields(
     by_line: dict[int, list[LabelHit]] = {}
     for h in hits:
         by_line.setdefault(h.line, []).append(h)
+    label_kinds: dict[str, set[int]] = {}
+    for h in hits:
+        if h.field in vocab.fields:
+            label_kinds.setdefault(vocab.fields[h.field].kind, set()).add(h.line)
     cands: dict[str, list[_Candidate]] = {}
     for hit in hits:
         target = hit.field
@@ -692,9 +704,12 @@ def extract_fields(
                 toks = _beside(lines, line, hit, starts)
                 beside = toks
             elif where == "offset":
-                if beside:
-                    continue  # something is printed on the label's own row
-                toks = _beside_offset(lines, line, hit, starts, set(by_line))
+                rivals = [lines[i] for i in label_kinds.get(fv.kind, ())]
+                offsets = _beside_offset(lines, line, hit, starts, rivals)
+                if fv.kind == "text":
+                    offsets = offsets[:1]  # free text reads from anything: the nearest only
+                read_at = ((t, _read_value(fv.kind, t, vocab)) for t in offsets)
+                toks = next((t for t, r in read_at if r is not None), [])
             elif _in_phrase(line, hit, beside):
                 break  # "Patient Statement" is a title, not a label with its value elsewhere
             elif where == "below":

@@ -108,8 +108,8 @@ def extract_diagnoses(
             if index <= skip_to or (tok.page_index, tok.line_index, tok.bbox[0]) in exclude:
                 continue
             raw = _raw_code(tok.text)
-            if not _CODE_LIKE.match(raw):
-                continue
+            if not _CODE_LIKE.match(raw) or not any(c.isdigit() for c in raw):
+                continue  # no digit at all: a word ("MILLS" is not M11.15 repaired)
             dotted = bool(_DOTTED.match(raw))
             marked = in_context and _marked(lines, line, index)
             if not dotted and (not in_context or not (raw[0].isalpha() or marked)):

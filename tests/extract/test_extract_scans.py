@@ -105,6 +105,60 @@ def test_fields_offset_value_belongs_to_the_nearer_label(nlp) -> None:
     assert r.fields["member_id"].value is None
 
 
+def test_fields_offset_values_paired_by_kind_when_they_drift_a_line(nlp) -> None:
+    # a card whose values sit most of a line above their labels: the nearest line to "Name"
+    # is the member id, but a name label takes the nearest line that reads as a name
+    def line(x: float, y0: float, y1: float, text: str) -> Line:
+        return Line.from_words(_words(x, y0, text, y1 - y0, 0.95))
+
+    p = Page(
+        file="card.png",
+        page=1,
+        width=1000,
+        height=630,
+        reader="ocr",
+        lines=[
+            line(0.385, 0.377, 0.405, "John Flowers"),
+            line(0.389, 0.413, 0.436, "733100-06"),
+            line(0.393, 0.449, 0.474, "06-Jul-1962"),
+            line(0.216, 0.405, 0.417, "Name"),
+            line(0.220, 0.437, 0.451, "ID No."),
+            line(0.224, 0.467, 0.484, "Date of Birth"),
+        ],
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "John Flowers"
+    assert r.fields["patient_dob"].value == "1962-07-06"
+    # the id drifted a whole line from its label: not taken (a row-below value on a form
+    # would be taken the same way)
+    assert r.fields["member_id"].value is None
+
+
+def test_fields_value_line_riding_high_keeps_its_words(nlp) -> None:
+    # the last word of the value sits a little higher than the rest: it is still the value
+    p = Page(
+        file="card.png",
+        page=1,
+        width=1000,
+        height=630,
+        reader="ocr",
+        lines=[
+            Line.from_words(
+                [Word(text="Subscriber", confidence=0.98, bbox=(0.11, 0.1195, 0.17, 0.134))]
+            ),
+            Line.from_words(
+                [
+                    Word(text="Cynthia", confidence=0.98, bbox=(0.243, 0.1166, 0.303, 0.1287)),
+                    Word(text="S.", confidence=0.98, bbox=(0.309, 0.1166, 0.322, 0.1247)),
+                    Word(text="Brown", confidence=0.98, bbox=(0.328, 0.1148, 0.379, 0.1238)),
+                ]
+            ),
+        ],
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "Cynthia S. Brown"
+
+
 def test_fields_label_after_an_ocr_speck_still_anchors(nlp) -> None:
     p = scan([[(0.48, 0.214, "; Policy Effective Date")], [(0.518, 0.230, "Feb 5, 2025")]])
     r = extract_document("claim_form", [p], nlp)
@@ -288,3 +342,11 @@ def test_fields_claim_type_box_outlines_read_as_letters_are_empty(nlp) -> None:
     # and an option missing from the read (misspelt beyond recognition) stops the guess
     p = scan([[(0.15, 0.26, "Af Inpatient")], [(0.05, 0.27, "☐ Outpatient ☐ Accident")]])
     assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
+
+
+def test_icd_words_of_letters_are_not_repaired_into_codes(nlp) -> None:
+    # "MILLS" would read as M11.15 with I, L, L, S taken for digits
+    p = scan(
+        [[(0.06, 0.07, "Diagnosis Certificate")], [(0.05, 0.13, "1633 Cindy Mills, Carrollhaven")]]
+    )
+    assert extract_document("diagnosis_certificate", [p], nlp).diagnoses == []
