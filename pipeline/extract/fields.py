@@ -127,11 +127,22 @@ def _similar(a: str, b: str) -> float:
 _SPECK = re.compile(r"[;_.,'`~\"]+")
 
 
+_HEAD_LABELS = frozenset({"id", "dob", "npi"})
+"""Labels that end longer labels ("Subscriber ID") and never a name ("... Medical Group")."""
+
+
 def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
-    """A label starts a line, follows a gap, or ends in ':'; not "Hospital" in a letterhead."""
+    """A label starts a line, follows a gap, or ends in ':'; not "Hospital" in a letterhead.
+
+    "ID", "DOB" or "NPI" ending a short label cell also counts: it is the head of a longer
+    label whose first word OCR garbled ("Mciraer ID").
+    """
     if hit.start == 0:
         return True
     toks = line.tokens
+    head = norm(hit.label) in _HEAD_LABELS and hit.end == len(toks)
+    if head and hit.end - hit.start == 1 <= hit.start <= 2:
+        return True
     if toks[hit.end - 1].text.endswith(":") or toks[hit.start - 1].text.endswith((":", "|")):
         return True
     if _SPECK.fullmatch(toks[hit.start - 1].text):
@@ -264,7 +275,9 @@ def _read_value(
             text = tok.text.strip(":#,")
             if not used and _DOLLAR_S.fullmatch(text):
                 text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140")
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9\-/.]*", text):
+            # a later part may start with its joining hyphen: "802858 -67" is 802858-67
+            lead = r"[-/]?" if used else ""
+            if not re.fullmatch(lead + r"[A-Za-z0-9][A-Za-z0-9\-/.]*", text):
                 break
             if used and tok.text.islower():
                 break

@@ -350,3 +350,21 @@ def test_icd_words_of_letters_are_not_repaired_into_codes(nlp) -> None:
         [[(0.06, 0.07, "Diagnosis Certificate")], [(0.05, 0.13, "1633 Cindy Mills, Carrollhaven")]]
     )
     assert extract_document("diagnosis_certificate", [p], nlp).diagnoses == []
+
+
+def test_fields_id_with_its_hyphen_part_read_apart(nlp) -> None:
+    p = scan([[(0.10, 0.10, "Member ID: 802858 -67")]])
+    assert extract_document("id_document", [p], nlp).fields["member_id"].value == "802858-67"
+
+
+def test_fields_head_of_a_garbled_label_anchors_but_not_inside_a_name(nlp) -> None:
+    p = scan(
+        [
+            [(0.06, 0.05, "Thomas Medical Group")],
+            [(0.245, 0.239, "Mciraer ID")],
+            [(0.373, 0.239, "KRZ187342291")],
+        ]
+    )
+    assert extract_document("id_document", [p], nlp).fields["member_id"].value == "KRZ187342291"
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["provider_name"].value == "Thomas Medical Group"
