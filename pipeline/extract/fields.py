@@ -201,6 +201,15 @@ def _value_span(tokens: list[Tok], max_gap: float) -> list[Tok]:
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_STRAY = "-_~|'`\".,:;"
+
+
+def _name_word(text: str) -> str:
+    """A later word of a name without the specks OCR put in front of it ("-T." is "T.")."""
+    stripped = text.lstrip(_STRAY)
+    return stripped if stripped[:1].isalpha() else text
+
+
 _DOLLAR_S = re.compile(r"\$[A-Za-z0-9]*\d[A-Za-z0-9\-/]*")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
 
@@ -298,18 +307,20 @@ def _read_value(
         return None
     if kind == "name":
         stop = {norm(w) for w in vocab.name_stop_words}
-        used = []
+        used, words = [], []
         for tok in _value_span(tokens[:7], 0.05):
-            if not _NAME_WORD.match(tok.text) or tok.norm in stop:
+            text = _name_word(tok.text) if used else tok.text
+            if not _NAME_WORD.match(text) or tok.norm in stop:
                 break
-            if tok.text[0].islower() and tok.text.lower() not in vocab.name_particles:
+            if text[0].islower() and text.lower() not in vocab.name_particles:
                 break
             used.append(tok)
-        while used and used[-1].text.strip(".,") == "":
+            words.append(text)
+        while used and words[-1].strip(".,") == "":
             used.pop()
+            words.pop()
         if not used or len(used) > 6:
             return None
-        words = [t.text for t in used]
         if not any(w[0].isupper() for w in words) or not words[0][0].isupper():
             return None
         if sum(len(w.strip(".,")) >= 2 for w in words) < 1:

@@ -368,3 +368,9 @@ def test_fields_head_of_a_garbled_label_anchors_but_not_inside_a_name(nlp) -> No
     assert extract_document("id_document", [p], nlp).fields["member_id"].value == "KRZ187342291"
     r = extract_document("invoice", [p], nlp)
     assert r.fields["provider_name"].value == "Thomas Medical Group"
+
+
+def test_fields_name_word_with_a_speck_in_front(nlp) -> None:
+    p = scan([[(0.07, 0.11, "Name of Insured")], [(0.07, 0.13, "Nicole -T. Meyer")]])
+    r = extract_document("diagnosis_certificate", [p], nlp)
+    assert r.fields["patient_name"].value == "Nicole T. Meyer"
