@@ -374,3 +374,27 @@ def test_fields_name_word_with_a_speck_in_front(nlp) -> None:
     p = scan([[(0.07, 0.11, "Name of Insured")], [(0.07, 0.13, "Nicole -T. Meyer")]])
     r = extract_document("diagnosis_certificate", [p], nlp)
     assert r.fields["patient_name"].value == "Nicole T. Meyer"
+
+
+def test_line_items_confidence_rests_on_code_date_and_amount(nlp) -> None:
+    header = [(0.07, 0.30, "Date"), (0.18, 0.30, "Code"), (0.28, 0.30, "Description")]
+    header += [(0.80, 0.30, "Units"), (0.87, 0.30, "Amount")]
+    p = scan(
+        [
+            header,
+            [(0.07, 0.32, "03/09/2025 99223 Initial hospital care"), (0.87, 0.32, "428.41")],
+            [(0.07, 0.34, "03/09/2025 eee and board semi-private"), (0.87, 0.34, "1971.41")],
+            [(0.07, 0.36, "03/09/2025 O1885 Injection ketorolac"), (0.87, 0.36, "39.20")],
+        ]
+    )
+    smudged = p.lines[1].words[2].model_copy(update={"confidence": 0.3})
+    p.lines[1] = Line.from_words([*p.lines[1].words[:2], smudged, *p.lines[1].words[3:]])
+    # a smudged description word is not the item's doubt
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.code, i.code_system) for i in items] == [
+        ("99223", "CPT"),
+        (None, None),
+        ("01885", "CPT"),  # there is no O section of HCPCS: a repaired read
+    ]
+    clean, no_code, repaired = (i.confidence for i in items)
+    assert clean > repaired > no_code
