@@ -137,9 +137,9 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     "ID", "DOB" or "NPI" ending a short label cell also counts: it is the head of a longer
     label whose first word OCR garbled ("Mciraer ID").
     """
-    if hit.start == 0:
-        return True
     toks = line.tokens
+    if hit.start == 0 or toks[hit.start].starts_line:
+        return True  # a line's start, or the start of one the reader made ("... | Grp 78460")
     head = norm(hit.label) in _HEAD_LABELS and hit.end == len(toks)
     if head and hit.end - hit.start == 1 <= hit.start <= 2:
         return True

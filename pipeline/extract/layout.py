@@ -64,6 +64,8 @@ class Tok:
     line_index: int
     src: BBox
     """the stored page's frame: what Source reports"""
+    starts_line: bool = False
+    """the first word of a line as the reader made it (before split phrases were rejoined)"""
 
     @property
     def norm(self) -> str:
@@ -160,6 +162,10 @@ def layout_lines(pages: list[Page]) -> list[LayoutLine]:
                     ll.tokens.append(Tok(part, conf, bbox, p_idx, ll.index, word.bbox))
             if ll.tokens:
                 ll.tokens.sort(key=lambda t: t.bbox[0])
+                first = ll.tokens[0]
+                ll.tokens[0] = Tok(
+                    first.text, first.conf, first.bbox, p_idx, ll.index, first.src, True
+                )
                 out.append(ll)
     return _join_split_phrases(out)
 
@@ -184,7 +190,7 @@ def _join_split_phrases(lines: list[LayoutLine]) -> list[LayoutLine]:
     for index, line in enumerate(out):
         line.index = index
         line.tokens = [
-            Tok(t.text, t.conf, t.bbox, t.page_index, index, t.src)
+            Tok(t.text, t.conf, t.bbox, t.page_index, index, t.src, t.starts_line)
             for t in sorted(line.tokens, key=lambda t: t.bbox[0])
         ]
     return out

@@ -398,3 +398,15 @@ def test_line_items_confidence_rests_on_code_date_and_amount(nlp) -> None:
     ]
     clean, no_code, repaired = (i.confidence for i in items)
     assert clean > repaired > no_code
+
+
+def test_fields_label_starting_a_reader_line_rejoined_to_a_value_stays_a_label(nlp) -> None:
+    # "Open Access" | "Grp 78460" are rejoined as one phrase; "Grp" still starts a label
+    p = scan(
+        [
+            [(0.112, 0.218, "Plan Type")],
+            [(0.239, 0.219, "Open Access")],
+            [(0.323, 0.220, "Grp 78460")],
+        ]
+    )
+    assert extract_document("id_document", [p], nlp).fields["group_number"].value == "78460"
