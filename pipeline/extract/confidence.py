@@ -47,7 +47,7 @@ _DEFAULT_WEIGHTS: dict[str, float] = {
     "method_pattern": -0.6,
     "method_table": 0.4,
     "method_checkbox": 0.4,
-    "validated": 1.2,
+    "validated": 3.0,
     "consistent": 0.8,
     "competitors": -0.7,
 }

@@ -124,13 +124,29 @@ def _similar(a: str, b: str) -> float:
     return 0.0 if dist is None else 1.0 - dist / len(b)
 
 
+_SPECK = re.compile(r"[;_.,'`~\"]+")
+
+
+_HEAD_LABELS = frozenset({"id", "dob", "npi"})
+"""Labels that end longer labels ("Subscriber ID") and never a name ("... Medical Group")."""
+
+
 def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
-    """A label starts a line, follows a gap, or ends in ':'; not "Hospital" in a letterhead."""
-    if hit.start == 0:
-        return True
+    """A label starts a line, follows a gap, or ends in ':'; not "Hospital" in a letterhead.
+
+    "ID", "DOB" or "NPI" ending a short label cell also counts: it is the head of a longer
+    label whose first word OCR garbled ("Mciraer ID").
+    """
     toks = line.tokens
+    if hit.start == 0 or toks[hit.start].starts_line:
+        return True  # a line's start, or the start of one the reader made ("... | Grp 78460")
+    head = norm(hit.label) in _HEAD_LABELS and hit.end == len(toks)
+    if head and hit.end - hit.start == 1 <= hit.start <= 2:
+        return True
     if toks[hit.end - 1].text.endswith(":") or toks[hit.start - 1].text.endswith((":", "|")):
         return True
+    if _SPECK.fullmatch(toks[hit.start - 1].text):
+        return True  # after a speck the reader printed for dirt or a form rule (";", "_")
     if toks[hit.start - 1].text.endswith(",") and len(norm(hit.label)) > 3:
         return True  # "..., born 1960" yes; "Boise, ID 83702" is a state, not a label
     gap = toks[hit.start].bbox[0] - toks[hit.start - 1].bbox[2]
@@ -185,6 +201,16 @@ def _value_span(tokens: list[Tok], max_gap: float) -> list[Tok]:
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_STRAY = "-_~|'`\".,:;"
+
+
+def _name_word(text: str) -> str:
+    """A later word of a name without the specks OCR put in front of it ("-T." is "T.")."""
+    stripped = text.lstrip(_STRAY)
+    return stripped if stripped[:1].isalpha() else text
+
+
+_DOLLAR_S = re.compile(r"\$[A-Za-z0-9]*\d[A-Za-z0-9\-/]*")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
 
 
@@ -253,16 +279,22 @@ def _read_value(
         return None
     if kind == "id":
         span = _value_span(tokens[:6], 0.025)
-        used = []
+        used, parts = [], []
         for tok in span:
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9\-/.]*", tok.text.strip(":#,")):
+            text = tok.text.strip(":#,")
+            if not used and _DOLLAR_S.fullmatch(text):
+                text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140")
+            # a later part may start with its joining hyphen: "802858 -67" is 802858-67
+            lead = r"[-/]?" if used else ""
+            if not re.fullmatch(lead + r"[A-Za-z0-9][A-Za-z0-9\-/.]*", text):
                 break
             if used and tok.text.islower():
                 break
             used.append(tok)
+            parts.append(text)
         if used and any(d.start == 0 for d in find_dates(" ".join(t.text for t in span), lang)):
             return None  # the start of a date ("2000" of "Jan 22, 2000" is not an id)
-        ident = clean_id("".join(t.text for t in used)) if used else None
+        ident = clean_id("".join(parts)) if used else None
         if ident is None or not any(c.isdigit() for c in ident) or len(ident) < 3:
             return None
         if find_dates(ident, lang):
@@ -275,18 +307,20 @@ def _read_value(
         return None
     if kind == "name":
         stop = {norm(w) for w in vocab.name_stop_words}
-        used = []
+        used, words = [], []
         for tok in _value_span(tokens[:7], 0.05):
-            if not _NAME_WORD.match(tok.text) or tok.norm in stop:
+            text = _name_word(tok.text) if used else tok.text
+            if not _NAME_WORD.match(text) or tok.norm in stop:
                 break
-            if tok.text[0].islower() and tok.text.lower() not in vocab.name_particles:
+            if text[0].islower() and text.lower() not in vocab.name_particles:
                 break
             used.append(tok)
-        while used and used[-1].text.strip(".,") == "":
+            words.append(text)
+        while used and words[-1].strip(".,") == "":
             used.pop()
+            words.pop()
         if not used or len(used) > 6:
             return None
-        words = [t.text for t in used]
         if not any(w[0].isupper() for w in words) or not words[0][0].isupper():
             return None
         if sum(len(w.strip(".,")) >= 2 for w in words) < 1:
@@ -300,6 +334,8 @@ def _read_value(
     free = normalize_name(" ".join(t.text for t in used))
     if not free or sum(c.isalpha() for c in free) < 3:
         return None
+    if next((c for c in free if c.isalpha()), "a").islower():
+        return None  # names are capitalised; "care moderate MDM" is a table description
     return free, used, 0.8
 
 
@@ -316,16 +352,73 @@ def _beside(
     for other in lines:
         if other.page_index != line.page_index or other.bbox[3] < y0 or other.bbox[1] > y1:
             continue
-        for tok in other.tokens:
-            overlap = min(y1, tok.bbox[3]) - max(y0, tok.bbox[1])
-            if tok.bbox[0] >= x_end - 1e-6 and overlap > 0.5 * min(tok.height, y1 - y0):
-                row.append(tok)
+        right = [t for t in other.tokens if t.bbox[0] >= x_end - 1e-6]
+        level = [
+            min(y1, t.bbox[3]) - max(y0, t.bbox[1]) > 0.5 * min(t.height, y1 - y0) for t in right
+        ]
+        if any(level):  # the reader's line is the row: its words that ride high come too
+            row.extend(right[level.index(True) :])
     row.sort(key=lambda t: t.bbox[0])
     out: list[Tok] = []
     for tok in row:
         if id(tok) in starts:
             break
         out.append(tok)
+    return out
+
+
+def _centre(line: LayoutLine) -> float:
+    return (line.bbox[1] + line.bbox[3]) / 2
+
+
+def _beside_offset(
+    lines: list[LayoutLine],
+    line: LayoutLine,
+    hit: LabelHit,
+    starts: set[int],
+    rivals: list[LayoutLine],
+) -> list[list[Tok]]:
+    """Values right of a label whose row they share only loosely, nearest first: a small
+    label beside a large value (ID cards, form fields) is centred or top-aligned, not on
+    the same baseline, and may drift by most of a line.
+
+    A value line's centre must be within most of a line height of the label's, and no
+    `rivals` line (a label of the same kind of value, left of it) may be nearer. The caller
+    takes the first that reads as the label's kind: that is what pairs "Name" with the
+    name, not with the member id printed a little nearer.
+    """
+    label = line.tokens[hit.start : hit.end]
+    y0 = min(t.bbox[1] for t in label)
+    y1 = max(t.bbox[3] for t in label)
+    cy, x_end = (y0 + y1) / 2, label[-1].bbox[2]
+    found: list[tuple[float, LayoutLine]] = []
+    for cand in lines:
+        if cand.page_index != line.page_index or cand.index == line.index:
+            continue
+        first = cand.tokens[0]
+        if first.bbox[0] < x_end - 1e-6 or id(first) in starts:
+            continue
+        height = max(y1 - y0, cand.bbox[3] - cand.bbox[1])
+        dy = abs(_centre(cand) - cy)
+        if dy >= 0.75 * height:
+            continue
+        if any(
+            o is not line
+            and o.page_index == line.page_index
+            and o.bbox[0] < first.bbox[0]
+            and abs(_centre(cand) - _centre(o)) < dy
+            for o in rivals
+        ):
+            continue  # the value of a label of the same kind above or below this one
+        found.append((dy, cand))
+    out: list[list[Tok]] = []
+    for _, best in sorted(found, key=lambda f: f[0]):
+        toks: list[Tok] = []
+        for tok in best.tokens:
+            if id(tok) in starts:
+                break
+            toks.append(tok)
+        out.append(toks)
     return out
 
 
@@ -336,6 +429,12 @@ def _cuts_a_date(line: LayoutLine, first: Tok, language: str) -> bool:
             start = len(text)
         text += tok.text + " "
     return any(d.start < start < d.end for d in find_dates(text, language))
+
+
+def _same_row(a: LayoutLine, b: LayoutLine) -> bool:
+    """Whether two lines of a page overlap vertically by more than half the lower one."""
+    overlap = min(a.bbox[3], b.bbox[3]) - max(a.bbox[1], b.bbox[1])
+    return overlap > 0.5 * min(a.bbox[3] - a.bbox[1], b.bbox[3] - b.bbox[1])
 
 
 def _below(
@@ -364,24 +463,28 @@ def _below(
         (o for o in lines if o.page_index == line.page_index and o.index != line.index),
         key=lambda o: o.bbox[1],
     )
-    for other in below:
-        top = other.bbox[1]
+    for first in below:
+        top = first.bbox[1]
         if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
             continue
+        # readers split one visual row into several lines at wide gaps: take the whole row
+        row = [o for o in below if _same_row(o, first)]
         toks = [
             t
-            for t in other.tokens
+            for o in sorted(row, key=lambda o: o.bbox[0])
+            for t in o.tokens
             if x0 - 0.02 <= t.xc < bound
             and t.bbox[2] > x0 - 0.01
             and any(c.isalnum() for c in t.text)
         ]
         if not toks:
             continue  # nothing, or only OCR specks (":" ";" "-") under the label
+        other = next(o for o in row if any(t is toks[0] for t in o.tokens))
         if toks[0].bbox[0] > x1 + 0.02 or toks[-1].bbox[2] < x0 - 0.02:
             return []  # the nearest line below has nothing under this label
         if toks[0] is not other.tokens[0] and _cuts_a_date(other, toks[0], vocab.language):
             return []  # the column edge falls inside a date printed under a wider label
-        label_starts = {other.tokens[h.start].bbox[0] for h in hits.get(other.index, [])}
+        label_starts = {o.tokens[h.start].bbox[0] for o in row for h in hits.get(o.index, [])}
         if any(t.bbox[0] in label_starts for t in toks[:1]):
             return []  # the next row of labels: this form has no value under the label
         return toks
@@ -435,11 +538,11 @@ def _provider_fallback(
 ) -> _Candidate | None:
     """The letterhead: the first mostly-alphabetic line at the top of the first page."""
     titles = {norm(w) for w in vocab.title_words}
-    for line in lines:
+    for line in sorted(lines, key=lambda o: (o.page_index, o.bbox[1])):
         if line.page_index != 0 or line.bbox[1] > 0.2:
             continue
-        if line.index in label_lines:
-            continue
+        if line.index in label_lines or line.tokens[0].text.isdigit():
+            continue  # a label's line, or a street address ("0156 Michael Plaza, ...")
         text = line.text
         letters = sum(c.isalpha() for c in text)
         if letters < 4 or letters < 0.6 * len(text.replace(" ", "")):
@@ -461,50 +564,115 @@ def _npi_fallback(lines: list[LayoutLine]) -> _Candidate | None:
     return None
 
 
+_MARK_GAP = 0.06  # page widths between a checkbox and its option's word
+
+
+_BOX_OUTLINE = frozenset("[](){}|!_lIiJjCcL1")
+"""What OCR prints for the strokes of an empty box it did not recognise ("[J", "Cl", "LJ")."""
+
+
+def _is_mark_like(tok: Tok) -> bool:
+    """A short token that is no word: what OCR makes of a box, a tick or a smudge ("Af", "M")."""
+    return len(tok.text) <= 2 and not tok.text.isdigit()
+
+
+def _speck_before(tokens: list[Tok], i: int) -> Tok | None:
+    before = tokens[i - 1] if i else None
+    if before is None or not _is_mark_like(before):
+        return None
+    return before if tokens[i].bbox[0] - before.bbox[2] <= _MARK_GAP else None
+
+
+def _speck_state(text: str) -> bool | None:
+    """An unrecognised box: False when only its outline was read, None when ink fills it."""
+    return False if set(text) <= _BOX_OUTLINE else None
+
+
 def _tick_before(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
-    """True/False when a checkbox mark precedes token i (or is glued to it), None if no box."""
+    """True/False when a checkbox mark precedes token i (or is glued to it), None if no box.
+
+    One short speck may sit between the box and the word ("☒ Uf Inpatient").
+    """
     ticks = set(vocab.tick_marks)
     unticks = set(vocab.untick_marks)
     raw = tokens[i].text
     for mark in sorted(ticks | unticks, key=len, reverse=True):
         if len(mark) > 1 and raw.startswith(mark) and len(raw) > len(mark):
             return mark in ticks
-    for n in (3, 2, 1):
-        if i - n < 0:
-            continue
-        prev = tokens[i - n : i]
-        if tokens[i].bbox[0] - prev[-1].bbox[2] > 0.06:
-            continue
-        joined = "".join(t.text for t in prev)
-        if joined in ticks:
-            return True
-        if joined in unticks:
-            return False
+    for skip in (0, 1):
+        end = i - skip
+        if skip and (end < 1 or not _is_mark_like(tokens[end])):
+            break
+        if skip and tokens[i].bbox[0] - tokens[end].bbox[2] > _MARK_GAP:
+            break
+        for n in (3, 2, 1):
+            if end - n < 0:
+                continue
+            prev = tokens[end - n : end]
+            if tokens[end].bbox[0] - prev[-1].bbox[2] > _MARK_GAP:
+                continue
+            joined = "".join(t.text for t in prev)
+            if joined in ticks:
+                return True
+            if joined in unticks:
+                return False
     return None
 
 
-def _claim_type(lines: list[LayoutLine], vocab: LangVocab) -> list[_Candidate]:
-    found: list[_Candidate] = []
+@dataclass
+class _Option:
+    ctype: str
+    tokens: list[Tok]
+    ticked: bool | None
+    marked: bool
+    """something mark-like precedes it or is glued to it, though no known tick or box"""
+
+
+def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Option]:
+    found: list[_Option] = []
     for line in lines:
         norms = [t.norm for t in line.tokens]
         for ctype, words in vocab.claim_types.items():
             for phrase in words:
                 key = norm(phrase)
                 for i in range(len(norms)):
+                    if not norms[i]:
+                        continue  # a box or speck: the option's word follows it
                     for n in (1, 2):
                         joined = "".join(norms[i : i + n])
-                        glued = (
-                            joined.startswith("x") and _similar(joined[1:], key) >= FUZZY_THRESHOLD
-                        )
+                        prefix = len(joined) - len(key)
+                        glued = n == 1 and 0 < prefix <= 2 and _similar(joined[prefix:], key) >= 1
                         if _similar(joined, key) < FUZZY_THRESHOLD and not glued:
                             continue
-                        ticked = True if glued else _tick_before(line.tokens, i, vocab)
-                        if ticked:
-                            toks = line.tokens[max(0, i - 1) : i + n]
-                            found.append(
-                                _Candidate("claim_type", ctype, toks, "checkbox", None, 1.0)
-                            )
+                        toks = line.tokens[max(0, i - 1) : i + n]
+                        if glued:  # "Xoutpatient", "Cloutpatient": a mark read into the word
+                            head = line.tokens[i].text[:prefix]
+                            ticked = True if head in ("X", "x") else _speck_state(head)
+                            found.append(_Option(ctype, toks, ticked, ticked is None))
+                            continue
+                        ticked = _tick_before(line.tokens, i, vocab)
+                        speck = _speck_before(line.tokens, i)
+                        marked = False
+                        if ticked is None and speck is not None:
+                            ticked = _speck_state(speck.text)
+                            marked = ticked is None
+                        found.append(_Option(ctype, toks, ticked, marked))
     return found
+
+
+def _claim_type(lines: list[LayoutLine], vocab: LangVocab) -> list[_Candidate]:
+    """The ticked claim type; failing a readable tick, the one option of a group whose box
+    is not read as empty while the others' are (the tick itself read as a speck)."""
+    options = _claim_type_options(lines, vocab)
+    ticked = [o for o in options if o.ticked]
+    if ticked:
+        return [_Candidate("claim_type", o.ctype, o.tokens, "checkbox", None, 1.0) for o in ticked]
+    empty = {o.ctype for o in options if o.ticked is False}
+    rest = set(vocab.claim_types) - empty
+    if len(rest) != 1:
+        return []  # only when every other option is seen empty
+    guess = [o for o in options if o.ctype in rest and o.marked]
+    return [_Candidate("claim_type", o.ctype, o.tokens, "checkbox", None, 0.5) for o in guess[:1]]
 
 
 def extract_fields(
@@ -533,6 +701,10 @@ def extract_fields(
     by_line: dict[int, list[LabelHit]] = {}
     for h in hits:
         by_line.setdefault(h.line, []).append(h)
+    label_kinds: dict[str, set[int]] = {}
+    for h in hits:
+        if h.field in vocab.fields:
+            label_kinds.setdefault(vocab.fields[h.field].kind, set()).add(h.line)
     cands: dict[str, list[_Candidate]] = {}
     for hit in hits:
         target = hit.field
@@ -548,12 +720,20 @@ def extract_fields(
         beside: list[Tok] = []
         for method, where in (
             ("label_beside", "beside"),
+            ("label_beside", "offset"),
             ("label_below", "below"),
             ("label_below", "wrapped"),
         ):
             if where == "beside":
                 toks = _beside(lines, line, hit, starts)
                 beside = toks
+            elif where == "offset":
+                rivals = [lines[i] for i in label_kinds.get(fv.kind, ())]
+                offsets = _beside_offset(lines, line, hit, starts, rivals)
+                if fv.kind == "text":
+                    offsets = offsets[:1]  # free text reads from anything: the nearest only
+                read_at = ((t, _read_value(fv.kind, t, vocab)) for t in offsets)
+                toks = next((t for t, r in read_at if r is not None), [])
             elif _in_phrase(line, hit, beside):
                 break  # "Patient Statement" is a title, not a label with its value elsewhere
             elif where == "below":
@@ -563,7 +743,12 @@ def extract_fields(
             read = _read_value(fv.kind, toks, vocab)
             if read is None:
                 continue
-            if fv.kind == "name" and where == "beside" and toks and read[1][-1] is toks[-1]:
+            if (
+                fv.kind == "name"
+                and where in ("beside", "offset")
+                and toks
+                and read[1][-1] is toks[-1]
+            ):
                 tail_line = lines[toks[-1].line_index]
                 wrapped = []
                 if tail_line.tokens[-1] is toks[-1]:

@@ -23,6 +23,59 @@ __all__ = ["extract_diagnoses", "merge_diagnoses"]
 _CODE_LIKE = re.compile(r"^[A-Z0-9][0-9OILSBZ][0-9A-Z](?:\.[0-9A-Z]{1,4}|[0-9A-Z]{1,4})?$")
 _DOTTED = re.compile(r"^[A-Z0-9][0-9OILSBZ][0-9A-Z]\.[0-9A-Z]{1,4}$")
 _HCPCS = re.compile(r"^[A-V]\d{4}$")
+_EDGES = ".,;:()[]{}*|"
+_DOLLAR_S = re.compile(r"^\$\d[0-9A-Z]\.(?!\d{2}$)[0-9A-Z]{1,4}$")  # $82.101A, never $82.10
+_ICD_MARKER = re.compile(r"^icd(?:9|10)?(?:cm)?$")
+_TAIL = re.compile(r"^[0-9A-Z]{1,4}$")
+
+
+def _raw_code(text: str) -> str:
+    """The token as a code candidate: edges stripped, upper case, a leading "$" read as S
+    where the rest cannot be money."""
+    raw = text.strip(_EDGES).upper()
+    return "S" + raw[1:] if _DOLLAR_S.match(raw) else raw
+
+
+def _starts_with_code(line: LayoutLine) -> bool:
+    raw = _raw_code(line.tokens[0].text)
+    return raw[:1].isalpha() and normalize_icd10(raw, repair_first=False) is not None
+
+
+def _marked(lines: list[LayoutLine], line: LayoutLine, index: int) -> bool:
+    """Printed as a code, not as a number: "ICD-10-CM: 110", "(110)" closing a description,
+    or a cell of a column of codes ("110  Essential hypertension" under "A41.9  Sepsis")."""
+    tok = line.tokens[index]
+    after = line.tokens[index + 1 : index + 2]
+    text = tok.text.rstrip(".,;:}")
+    if text.startswith("(") and text.endswith(")"):
+        return not after or not after[0].text[:1].isdigit()  # "(816) 643-8761" is a phone
+    before = [t.norm for t in line.tokens[max(0, index - 2) : index] if t.norm]
+    if before and _ICD_MARKER.match(before[-1]):
+        return True
+    if index != 0 or not after or sum(c.isalpha() for c in after[0].text) < 3:
+        return False
+    column = [
+        o
+        for o in lines[max(0, line.index - 1) : line.index + 2]
+        if o is not line
+        and o.page_index == line.page_index
+        and abs(o.tokens[0].bbox[0] - tok.bbox[0]) < 2 * max(tok.height, 0.005)
+    ]
+    return any(_starts_with_code(o) for o in column)
+
+
+def _joined_tail(line: LayoutLine, index: int, code: str) -> tuple[str, int] | None:
+    """A billable code the reader cut at a space ("R51 9" is R51.9, not the category R51)."""
+    if icd10_is_billable(code) or index + 1 >= len(line.tokens):
+        return None
+    tok, nxt = line.tokens[index], line.tokens[index + 1]
+    tail = nxt.text.strip(_EDGES).upper()
+    if not _TAIL.match(tail) or nxt.bbox[0] - tok.bbox[2] > 1.5 * max(tok.height, 0.004):
+        return None
+    joined = normalize_icd10(code.replace(".", "") + tail, repair_first=False)
+    if joined is None or not icd10_is_billable(joined):
+        return None
+    return joined, index + 1
 
 
 def _context_lines(lines: list[LayoutLine], vocab: LangVocab) -> set[int]:
@@ -50,24 +103,29 @@ def extract_diagnoses(
     evidence: list[ValueEvidence] = []
     for line in lines:
         in_context = line.index in context
-        for tok in line.tokens:
-            if (tok.page_index, tok.line_index, tok.bbox[0]) in exclude:
+        skip_to = -1
+        for index, tok in enumerate(line.tokens):
+            if index <= skip_to or (tok.page_index, tok.line_index, tok.bbox[0]) in exclude:
                 continue
-            raw = tok.text.strip(".,;:()[]*").upper()
-            if not _CODE_LIKE.match(raw):
-                continue
+            raw = _raw_code(tok.text)
+            if not _CODE_LIKE.match(raw) or not any(c.isdigit() for c in raw):
+                continue  # no digit at all: a word ("MILLS" is not M11.15 repaired)
             dotted = bool(_DOTTED.match(raw))
-            if not dotted and (not in_context or not raw[0].isalpha()):
+            marked = in_context and _marked(lines, line, index)
+            if not dotted and (not in_context or not (raw[0].isalpha() or marked)):
                 continue
             if not dotted and _HCPCS.match(raw) and not in_context:
                 continue
-            # a leading digit is only repaired in a dotted code beside a label: "1951," is a year
-            code = normalize_icd10(raw, repair_first=in_context and dotted)
+            # a leading digit is only repaired in a dotted code beside a label, or one printed
+            # as a code ("(110)", "ICD-10-CM 110"): "1951," is a year
+            code = normalize_icd10(raw, repair_first=in_context and (dotted or marked))
             valid = code is not None
             if code is None:
                 if not (dotted and in_context and raw[0].isalpha()):
                     continue
                 code = raw  # printed like a code beside a diagnosis label: flag it, don't drop it
+            elif in_context and (tail := _joined_tail(line, index, code)) is not None:
+                code, skip_to = tail
             if code in seen:
                 continue
             seen[code] = len(out)

@@ -64,6 +64,8 @@ class Tok:
     line_index: int
     src: BBox
     """the stored page's frame: what Source reports"""
+    starts_line: bool = False
+    """the first word of a line as the reader made it (before split phrases were rejoined)"""
 
     @property
     def norm(self) -> str:
@@ -160,14 +162,67 @@ def layout_lines(pages: list[Page]) -> list[LayoutLine]:
                     ll.tokens.append(Tok(part, conf, bbox, p_idx, ll.index, word.bbox))
             if ll.tokens:
                 ll.tokens.sort(key=lambda t: t.bbox[0])
+                first = ll.tokens[0]
+                ll.tokens[0] = Tok(
+                    first.text, first.conf, first.bbox, p_idx, ll.index, first.src, True
+                )
                 out.append(ll)
+    return _join_split_phrases(out)
+
+
+_PHRASE_GAP = 2.0  # line heights: wider gaps separate columns, narrower ones words
+
+
+def _join_split_phrases(lines: list[LayoutLine]) -> list[LayoutLine]:
+    """Rejoin a phrase the reader cut into two lines at a word gap ("Name of" | "Insured").
+
+    Two lines are one when they share a row and the second starts within a couple of line
+    heights of the first's end: a label split that way would otherwise match as two
+    shorter labels.
+    """
+    out: list[LayoutLine] = []
+    for line in lines:
+        host = next((o for o in reversed(out) if _continues(o, line)), None)
+        if host is None:
+            out.append(line)
+            continue
+        host.tokens.extend(line.tokens)
+    for index, line in enumerate(out):
+        line.index = index
+        line.tokens = [
+            Tok(t.text, t.conf, t.bbox, t.page_index, index, t.src, t.starts_line)
+            for t in sorted(line.tokens, key=lambda t: t.bbox[0])
+        ]
     return out
 
 
+def _continues(left: LayoutLine, right: LayoutLine) -> bool:
+    if left.page_index != right.page_index:
+        return False
+    a, b = left.bbox, right.bbox
+    height = max(a[3] - a[1], b[3] - b[1])
+    overlap = min(a[3], b[3]) - max(a[1], b[1])
+    if overlap <= 0.5 * min(a[3] - a[1], b[3] - b[1]):
+        return False
+    gap = max(b[0] - a[2], a[0] - b[2])
+    return -0.5 * height <= gap <= _PHRASE_GAP * height
+
+
+_TALL = 2.5  # times the page's median word height: a rule or smudge read as a "word"
+
+
 def rows_of(tokens: list[Tok]) -> list[list[Tok]]:
-    """Tokens of one page grouped into visual rows (vertical overlap), each sorted left to right."""
+    """Tokens of one page grouped into visual rows (vertical overlap), each sorted left to right.
+
+    A word much taller than the page's words (a table rule read as "CO" or "|") joins the
+    row nearest its centre without stretching it, or it would glue several rows together.
+    """
+    if not tokens:
+        return []
+    heights = sorted(t.height for t in tokens)
+    tall = _TALL * max(heights[len(heights) // 2], 1e-4)
     rows: list[list[Tok]] = []
-    for tok in sorted(tokens, key=lambda t: (t.yc, t.bbox[0])):
+    for tok in sorted((t for t in tokens if t.height <= tall), key=lambda t: (t.yc, t.bbox[0])):
         if rows:
             last = rows[-1]
             y0 = min(t.bbox[1] for t in last)
@@ -177,49 +232,75 @@ def rows_of(tokens: list[Tok]) -> list[list[Tok]]:
                 last.append(tok)
                 continue
         rows.append([tok])
+    for tok in (t for t in tokens if t.height > tall):
+        centres = [sum(t.yc for t in r) / len(r) for r in rows]
+        inside = [i for i, c in enumerate(centres) if tok.bbox[1] <= c <= tok.bbox[3]]
+        if inside:
+            rows[min(inside, key=lambda i: abs(centres[i] - tok.yc))].append(tok)
+        else:
+            rows.append([tok])
+    rows.sort(key=lambda r: min(t.yc for t in r))
     return [sorted(r, key=lambda t: t.bbox[0]) for r in rows]
 
 
 _HEAD = re.compile(r"^[$]?\d[\d,]*[.,:]$")
 _HEAD_BARE = re.compile(r"^[$]?\d[\d,]*$")
 _CENTS = re.compile(r"^\d{2}$")
+_POINT_CENTS = re.compile(r"^[.,:\-]\d{2}$")
+_POINT = re.compile(r"^[.,:]$")
+
+
+def _joined(parts: list[Tok], text: str) -> Tok:
+    first = parts[0]
+    box = (
+        first.bbox[0],
+        min(t.bbox[1] for t in parts),
+        parts[-1].bbox[2],
+        max(t.bbox[3] for t in parts),
+    )
+    src = union_bbox([t.src for t in parts])
+    conf = min(t.conf for t in parts)
+    return Tok(text, conf, box, first.page_index, first.line_index, src)
 
 
 def merge_split_amounts(tokens: list[Tok]) -> list[Tok]:
-    """Rejoin amounts OCR cut at the decimal point ("275." "52", or "95" "82" at a row's end)."""
+    """Rejoin amounts OCR cut at the decimal point: "275." "52"; "228" "." "80"; "27" ".65";
+    and at a row's end "95" "82" or "179" "-61" (a faint point read as a hyphen)."""
     out: list[Tok] = []
     i = 0
     while i < len(tokens):
-        tok = tokens[i]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        if nxt is not None and _CENTS.match(nxt.text):
-            gap = nxt.bbox[0] - tok.bbox[2]
-            close = gap < 2.5 * max(tok.height, 0.004)
-            last = i + 2 == len(tokens)
-            if close and (_HEAD.match(tok.text) or (last and _HEAD_BARE.match(tok.text))):
-                head = tok.text[:-1] if _HEAD.match(tok.text) else tok.text
-                box = (
-                    tok.bbox[0],
-                    min(tok.bbox[1], nxt.bbox[1]),
-                    nxt.bbox[2],
-                    max(tok.bbox[3], nxt.bbox[3]),
-                )
-                src = union_bbox([tok.src, nxt.src])
-                out.append(
-                    Tok(
-                        f"{head}.{nxt.text}",
-                        min(tok.conf, nxt.conf),
-                        box,
-                        tok.page_index,
-                        tok.line_index,
-                        src,
-                    )
-                )
-                i += 2
-                continue
-        out.append(tok)
-        i += 1
+        parts, text = _split_amount_at(tokens, i)
+        if parts > 1:
+            out.append(_joined(tokens[i : i + parts], text))
+        else:
+            out.append(tokens[i])
+        i += parts
     return out
+
+
+def _split_amount_at(tokens: list[Tok], i: int) -> tuple[int, str]:
+    """How many tokens from i make one amount, and its text (1 and the token's own text)."""
+    tok = tokens[i]
+    reach = 2.5 * max(tok.height, 0.004)
+    near: list[Tok] = []  # the next tokens, each within reach of the one before it
+    for t in tokens[i + 1 : i + 3]:
+        if t.bbox[0] - (near[-1] if near else tok).bbox[2] >= reach:
+            break
+        near.append(t)
+    last = i + 2 == len(tokens)
+    three = len(near) == 2 and _POINT.match(near[0].text) and _CENTS.match(near[1].text)
+    if three and _HEAD_BARE.match(tok.text):
+        return 3, f"{tok.text}.{near[1].text}"
+    if not near:
+        return 1, tok.text
+    nxt = near[0].text
+    if _HEAD_BARE.match(tok.text) and _POINT_CENTS.match(nxt) and (nxt[0] != "-" or last):
+        return 2, f"{tok.text}.{nxt[1:]}"
+    if _CENTS.match(nxt) and _HEAD.match(tok.text):
+        return 2, f"{tok.text[:-1]}.{nxt}"
+    if _CENTS.match(nxt) and last and _HEAD_BARE.match(tok.text):
+        return 2, f"{tok.text}.{nxt}"
+    return 1, tok.text
 
 
 def source_of(tokens: list[Tok], pages: list[Page]) -> Source:

@@ -56,21 +56,34 @@ class _Item:
     unit_price: Decimal | None = None
     amount: Decimal | None = None
     code_token: Tok | None = None
+    code_repaired: bool = False
+    key_tokens: list[Tok] = field(default_factory=list)
+    """the words that gave the date, the code and the amount: what its confidence rests on"""
+    in_table: bool = False
 
 
 def code_system_of(code: str) -> str | None:
     """CPT (99213, 0001F), HCPCS (J1100), revenue code (0450); None when not code-shaped."""
     if re.fullmatch(r"\d{5}|\d{4}[FTU]", code):
         return "CPT"
-    if re.fullmatch(r"[A-V]\d{4}", code):
-        return "HCPCS"
+    if re.fullmatch(r"[A-EGHJ-MP-V]\d{4}", code):
+        return "HCPCS"  # Level II sections; there is no F, I, N or O section
     if re.fullmatch(r"0\d{3}", code):
         return "REV"
     return None
 
 
+_CODE_EDGES = ".,;:()[]{}*|!'\"`"  # punctuation, and table rules a reader glues to a cell
+
+
 def _read_code(text: str) -> tuple[str, str] | None:
-    raw = text.strip(".,;:()[]*").upper()
+    read = _read_code_repaired(text)
+    return None if read is None else (read[0], read[1])
+
+
+def _read_code_repaired(text: str) -> tuple[str, str, bool] | None:
+    """The code, its system, and whether OCR look-alikes had to be swapped to read it."""
+    raw = text.strip(_CODE_EDGES).upper()
     if not raw:
         return None
     for candidate in (
@@ -80,10 +93,10 @@ def _read_code(text: str) -> tuple[str, str] | None:
     ):
         system = code_system_of(candidate)
         if system:
-            return candidate, system
+            return candidate, system, candidate != raw
     m = re.fullmatch(r"(\d{5})-?[A-Z0-9]{2}", raw)  # CPT with a modifier, 99213-25
     if m:
-        return m.group(1), "CPT"
+        return m.group(1), "CPT", False
     return None
 
 
@@ -178,16 +191,18 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
         used |= {
             i for i, off in enumerate(offsets) if off < d.end and off + len(row[i].text) > d.start
         }
+        item.key_tokens.extend(row[i] for i in sorted(used))
     cells = _assign(row, cols) if cols else {}
     code_pool = cells.get("code") or row
     for tok in code_pool:
         i = row.index(tok)
         if i in used:
             continue
-        read = _read_code(tok.text)
+        read = _read_code_repaired(tok.text)
         if read:
-            item.code, item.code_system = read
+            item.code, item.code_system, item.code_repaired = read
             item.code_token = tok
+            item.key_tokens.append(tok)
             used.add(i)
             break
     money = [(t, v) for t, v in _money_tokens(row, lang) if row.index(t) not in used]
@@ -198,6 +213,7 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
             amt = money[-1:]
         if amt:
             item.amount = amt[-1][1]
+            item.key_tokens.append(amt[-1][0])
             used.add(row.index(amt[-1][0]))
         if price and price[-1][0] is not (amt[-1][0] if amt else None):
             item.unit_price = price[-1][1]
@@ -212,6 +228,7 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
     else:
         if money:
             item.amount = money[-1][1]
+            item.key_tokens.append(money[-1][0])
             used.add(row.index(money[-1][0]))
             if len(money) > 1:
                 item.unit_price = money[-2][1]
@@ -226,8 +243,14 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
                 used.add(i)
             break
         desc = [t for i, t in enumerate(row) if i not in used and i < first_money]
-    item.description = [t.text for t in desc if t.text not in ("$", "|")]
+    item.description = _description_words(desc)
     return item
+
+
+def _description_words(tokens: list[Tok]) -> list[str]:
+    """Words of a description cell without the table rules a reader glues to them."""
+    words = (t.text.strip("|[]{}") for t in tokens if t.text != "$")
+    return [w for w in words if w]
 
 
 def _is_continuation(
@@ -298,12 +321,13 @@ def extract_line_items(
             if item.amount is not None and (has_key or (in_table and item.description)):
                 if cols is None and not (item.service_date and item.code):
                     continue
+                item.in_table = cols is not None
                 items.append(item)
                 table_lines |= {t.line_index for t in row}
                 prev = item
                 in_table = in_table or cols is not None
             elif prev is not None and _is_continuation(row, prev, cols, vocab):
-                prev.description.extend(t.text for t in row)
+                prev.description.extend(_description_words(row))
                 prev.tokens.extend(row)
                 table_lines |= {t.line_index for t in row}
     drafts: list[LineItemDraft] = []
@@ -316,11 +340,16 @@ def extract_line_items(
             consistent = (
                 1.0 if abs(draft.quantity * draft.unit_price - draft.amount) < 0.015 else 0.0
             )
+        # an item is as sure as the words of its date, code and amount; one without a
+        # readable code is a row the adjuster must read, one with a repaired code nearly so
+        validated = 1.0 if draft.code and draft.service_date else 0.5 if draft.code else 0.0
+        if item.code_repaired:
+            validated = min(validated, 0.5)
         features = make_evidence(
-            word_confidences=[t.conf for t in item.tokens],
+            word_confidences=[t.conf for t in item.key_tokens or item.tokens],
             method="table",
-            label_match=1.0 if cols else 0.0,
-            validated=1.0 if (draft.code and draft.service_date) else 0.7,
+            label_match=1.0 if item.in_table else 0.0,
+            validated=validated,
             consistent=consistent,
         )
         conf = calibrator.predict(features)

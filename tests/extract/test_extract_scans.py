@@ -1,0 +1,412 @@
+"""Extraction over what OCR makes of scans: split rows and phrases, offset labels, specks,
+look-alike characters, rules read as words. Pages are built word by word, with boxes."""
+
+from __future__ import annotations
+
+from pipeline.document import Line, Page, Word
+from pipeline.extract import extract_document
+from pipeline.extract.layout import Tok, layout_lines, merge_split_amounts, rows_of
+
+CHAR_W = 0.008
+
+Placed = tuple[float, float, str]  # x0, y0, phrase
+"""A phrase whose words are laid out from (x0, y0), one character width each."""
+
+
+def _words(x: float, y: float, phrase: str, height: float, conf: float) -> list[Word]:
+    words = []
+    for part in phrase.split(" "):
+        w = CHAR_W * len(part)
+        words.append(Word(text=part, confidence=conf, bbox=(x, y, x + w, y + height)))
+        x += w + CHAR_W
+    return words
+
+
+def scan(lines: list[list[Placed]], height: float = 0.010, conf: float = 0.9) -> Page:
+    """One Line per inner list, in the order given (readers do not sort rows for us)."""
+    out = []
+    for phrases in lines:
+        words = [w for x, y, text in phrases for w in _words(x, y, text, height, conf)]
+        out.append(Line.from_words(words))
+    return Page(file="s.png", page=1, width=2550, height=3300, reader="ocr", lines=out)
+
+
+def tok(text: str, x0: float, y0: float, x1: float, y1: float) -> Tok:
+    return Tok(text, 0.9, (x0, y0, x1, y1), 0, 0, (x0, y0, x1, y1))
+
+
+def test_layout_phrase_cut_into_two_lines_is_one_label(nlp) -> None:
+    # "Name of Insured" arrives as "Name of" + "Insured": not two labels "Name" and "Insured"
+    p = scan(
+        [
+            [(0.084, 0.138, "Name of")],
+            [(0.150, 0.138, "Insured")],
+            [(0.085, 0.152, "Jessica H.")],
+            [(0.180, 0.153, "Sutton")],
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Jessica H. Sutton"
+    assert [line.text for line in layout_lines([p])][0] == "Name of Insured"
+
+
+def test_fields_value_below_in_a_row_the_reader_split(nlp) -> None:
+    # the row under the label was read as two lines; the one further right starts a bit higher
+    p = scan(
+        [
+            [(0.089, 0.171, "Patient")],
+            [(0.520, 0.171, "Hoe")],
+            [(0.087, 0.1845, "Gregory S. Rogers")],
+            [(0.501, 0.183, "02/23/1983")],
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Gregory S. Rogers"
+    assert r.evidence["fields.patient_name"].method == "label_below"
+
+
+def test_fields_small_label_beside_a_larger_offset_value(nlp) -> None:
+    # ID cards: small labels, large values, centred differently; the rows barely overlap
+    label = 0.007
+    p = Page(
+        file="card.png",
+        page=1,
+        width=1000,
+        height=630,
+        reader="ocr",
+        lines=[
+            Line.from_words(_words(0.26, 0.161, "Subscriber", label, 0.95)),
+            Line.from_words(_words(0.39, 0.152, "Sandra L. Thomas", 0.011, 0.95)),
+            Line.from_words(_words(0.26, 0.175, "Subscriber ID", label, 0.95)),
+            Line.from_words(_words(0.39, 0.168, "DBH482364602", 0.010, 0.95)),
+            Line.from_words(_words(0.26, 0.190, "Date of Birth", label, 0.95)),
+            Line.from_words(_words(0.39, 0.184, "1948-02-23", 0.009, 0.95)),
+        ],
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "Sandra L. Thomas"
+    assert r.fields["member_id"].value == "DBH482364602"
+    assert r.fields["patient_dob"].value == "1948-02-23"
+    assert r.evidence["fields.member_id"].method == "label_beside"
+
+
+def test_fields_offset_value_belongs_to_the_nearer_label(nlp) -> None:
+    # the value line sits between two label lines: the nearer label takes it
+    p = scan(
+        [
+            [(0.10, 0.100, "Member ID")],
+            [(0.10, 0.112, "Policy No.")],
+            [(0.30, 0.109, "POL-55123")],
+        ],
+        height=0.008,
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["policy_number"].value == "POL-55123"
+    assert r.fields["member_id"].value is None
+
+
+def test_fields_offset_values_paired_by_kind_when_they_drift_a_line(nlp) -> None:
+    # a card whose values sit most of a line above their labels: the nearest line to "Name"
+    # is the member id, but a name label takes the nearest line that reads as a name
+    def line(x: float, y0: float, y1: float, text: str) -> Line:
+        return Line.from_words(_words(x, y0, text, y1 - y0, 0.95))
+
+    p = Page(
+        file="card.png",
+        page=1,
+        width=1000,
+        height=630,
+        reader="ocr",
+        lines=[
+            line(0.385, 0.377, 0.405, "John Flowers"),
+            line(0.389, 0.413, 0.436, "733100-06"),
+            line(0.393, 0.449, 0.474, "06-Jul-1962"),
+            line(0.216, 0.405, 0.417, "Name"),
+            line(0.220, 0.437, 0.451, "ID No."),
+            line(0.224, 0.467, 0.484, "Date of Birth"),
+        ],
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "John Flowers"
+    assert r.fields["patient_dob"].value == "1962-07-06"
+    # the id drifted a whole line from its label: not taken (a row-below value on a form
+    # would be taken the same way)
+    assert r.fields["member_id"].value is None
+
+
+def test_fields_value_line_riding_high_keeps_its_words(nlp) -> None:
+    # the last word of the value sits a little higher than the rest: it is still the value
+    p = Page(
+        file="card.png",
+        page=1,
+        width=1000,
+        height=630,
+        reader="ocr",
+        lines=[
+            Line.from_words(
+                [Word(text="Subscriber", confidence=0.98, bbox=(0.11, 0.1195, 0.17, 0.134))]
+            ),
+            Line.from_words(
+                [
+                    Word(text="Cynthia", confidence=0.98, bbox=(0.243, 0.1166, 0.303, 0.1287)),
+                    Word(text="S.", confidence=0.98, bbox=(0.309, 0.1166, 0.322, 0.1247)),
+                    Word(text="Brown", confidence=0.98, bbox=(0.328, 0.1148, 0.379, 0.1238)),
+                ]
+            ),
+        ],
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "Cynthia S. Brown"
+
+
+def test_fields_label_after_an_ocr_speck_still_anchors(nlp) -> None:
+    p = scan([[(0.48, 0.214, "; Policy Effective Date")], [(0.518, 0.230, "Feb 5, 2025")]])
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["policy_effective_date"].value == "2025-02-05"
+
+
+def test_fields_heading_words_after_a_dash_are_not_labels(nlp) -> None:
+    p = scan(
+        [
+            [(0.09, 0.144, "Part A - Patient / Insured Information")],
+            [(0.20, 0.160, "S. Rogers")],
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value is None
+
+
+def test_fields_id_starting_with_dollar_is_an_s(nlp) -> None:
+    p = scan([[(0.10, 0.10, "Member Number: $74171140")], [(0.10, 0.12, "Total: $74.50")]])
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["member_id"].value == "S74171140"
+    assert r.fields["total"].value == 74.5
+
+
+def test_fields_provider_letterhead_above_address_in_any_read_order(nlp) -> None:
+    p = scan(
+        [
+            [(0.26, 0.088, "36375 Christopher Course Apt. 447, West Roberttown, WY 25661")],
+            [(0.35, 0.046, "Patient Statement")],
+            [(0.36, 0.073, "St. Brittany Medical Center")],
+            [(0.07, 0.120, "Invoice Date: September 24, 2025")],
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["provider_name"].value == "St. Brittany Medical Center"
+
+
+def test_fields_provider_label_word_inside_a_description_is_not_a_name(nlp) -> None:
+    p = scan(
+        [
+            [(0.07, 0.05, "Donnastad Regional Health")],
+            [(0.31, 0.50, "Hospital discharge day management")],
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["provider_name"].value == "Donnastad Regional Health"
+
+
+def test_layout_rows_a_tall_rule_word_does_not_glue_rows() -> None:
+    rows = [
+        [tok("2025-09-09", 0.08, y, 0.17, y + 0.008), tok("55.20", 0.88, y, 0.92, y + 0.008)]
+        for y in (0.375, 0.394, 0.414, 0.432)
+    ]
+    rule = tok("CO", 0.78, 0.393, 0.79, 0.438)  # a column rule read as a word
+    found = rows_of([t for row in rows for t in row] + [rule])
+    assert len(found) == 4
+    assert [len(r) for r in found] == [2, 2, 3, 2]  # it joins the row nearest its centre
+    assert rows_of([]) == []
+
+
+def test_layout_amounts_split_at_the_point_in_three_ways() -> None:
+    def joined(*parts: tuple[str, float]) -> list[str]:
+        toks = [tok(text, x, 0.1, x + 0.008 * len(text), 0.108) for text, x in parts]
+        return [t.text for t in merge_split_amounts(toks)]
+
+    assert joined(("USD", 0.80), ("228", 0.87), (".", 0.897), ("80", 0.905)) == ["USD", "228.80"]
+    assert joined(("27", 0.88), (".65", 0.90)) == ["27.65"]
+    assert joined(("179", 0.87), ("-61", 0.90)) == ["179.61"]
+    # a hyphen only stands for the point in the last cell: "2-10 units" is not money
+    assert joined(("2", 0.50), ("-10", 0.51), ("units", 0.60)) == ["2", "-10", "units"]
+
+
+def test_line_items_codes_with_a_table_rule_glued_on(nlp) -> None:
+    p = scan(
+        [
+            [(0.07, 0.33, "Date"), (0.18, 0.33, "Code"), (0.28, 0.33, "Description")],
+            [(0.78, 0.33, "Qty"), (0.86, 0.33, "Amount")],
+            [(0.08, 0.35, "02/16/2026 |80048 |Basic metabolic panel")],
+            [(0.81, 0.35, "1"), (0.88, 0.35, "28.88")],
+            [(0.08, 0.37, "02/16/2026 [J0696 Injection ceftriaxone")],
+            [(0.81, 0.37, "1"), (0.88, 0.37, "14.05")],
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert [(i.code, i.amount) for i in r.line_items] == [("80048", 28.88), ("J0696", 14.05)]
+    assert r.line_items[0].description == "Basic metabolic panel"
+
+
+def test_icd_leading_one_for_i_only_where_printed_as_a_code(nlp) -> None:
+    # "I10" read as "110": repaired after an ICD marker, in parentheses, in a column of codes
+    p = scan(
+        [
+            [(0.10, 0.10, "Diagnoses")],
+            [(0.10, 0.12, "Essential (primary) hypertension - ICD-10-CM 110")],
+            [(0.10, 0.14, "Acute respiratory failure with hypoxia (J96.01)")],
+        ]
+    )
+    assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == [
+        "I10",
+        "J96.01",
+    ]
+    p = scan([[(0.10, 0.10, "Diagnosis:")], [(0.10, 0.12, "Essential hypertension (110)")]])
+    assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == ["I10"]
+    p = scan(
+        [
+            [(0.09, 0.217, "ICD-10-CM"), (0.24, 0.217, "Diagnosis")],
+            [(0.09, 0.237, "A41.9"), (0.24, 0.237, "Sepsis, unspecified organism")],
+            [(0.09, 0.257, "110"), (0.24, 0.257, "Essential (primary) hypertension")],
+        ]
+    )
+    assert [d.code for d in extract_document("diagnosis_certificate", [p], nlp).diagnoses] == [
+        "A41.9",
+        "I10",
+    ]
+
+
+def test_icd_house_numbers_and_phones_near_a_diagnosis_title_are_not_codes(nlp) -> None:
+    p = scan(
+        [
+            [(0.50, 0.05, "Diagnosis Certificate")],
+            [(0.10, 0.07, "5366 Moore Roads Apt. 830, East Thomas")],
+            [(0.10, 0.09, "Tel.: (816) 643-8761")],
+            [(0.10, 0.11, "Patient: Ann Lee")],
+        ]
+    )
+    assert extract_document("diagnosis_certificate", [p], nlp).diagnoses == []
+
+
+def test_icd_dollar_sign_read_for_s_but_money_stays_money(nlp) -> None:
+    p = scan(
+        [
+            [(0.10, 0.10, "Diagnosis")],
+            [(0.10, 0.12, "1. Fracture of upper end of right tibia - ICD-10-CM $82.101A")],
+            [(0.10, 0.14, "Copay collected $82.10")],
+        ]
+    )
+    assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == ["S82.101A"]
+
+
+def test_icd_code_cut_at_a_space_is_joined_when_that_makes_it_billable(nlp) -> None:
+    p = scan([[(0.10, 0.10, "1. Headache, unspecified - ICD-10-CM R51 9")]])
+    p.lines.insert(0, Line.from_words(_words(0.10, 0.08, "Assessment", 0.010, 0.9)))
+    r = extract_document("medical_record", [p], nlp)
+    assert [d.code for d in r.diagnoses] == ["R51.9"]
+    p = scan([[(0.10, 0.08, "Diagnosis")], [(0.10, 0.10, "Essential hypertension I10 1")]])
+    assert [d.code for d in extract_document("medical_record", [p], nlp).diagnoses] == ["I10"]
+
+
+def test_fields_claim_type_tick_with_a_speck_between_box_and_word(nlp) -> None:
+    p = scan([[(0.50, 0.26, "☒ Uf Inpatient / Hospital"), (0.07, 0.26, "☐ Outpatient")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value == "inpatient"
+
+
+def test_fields_claim_type_the_one_box_not_read_as_empty(nlp) -> None:
+    # the tick was read as a speck ("Af"); every other option's box was read as empty
+    p = scan(
+        [
+            [(0.15, 0.26, "Af Inpatient / Hospital")],
+            [(0.05, 0.27, "☐ Outpatient")],
+            [(0.31, 0.26, "☐ Accident")],
+            [(0.40, 0.256, "☐ Critical Illness")],
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["claim_type"].value == "inpatient"
+    guessed = r.fields["claim_type"].confidence
+    p = scan([[(0.15, 0.26, "☒ Inpatient / Hospital")], [(0.05, 0.27, "☐ Outpatient")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].confidence > guessed
+
+
+def test_fields_claim_type_box_outlines_read_as_letters_are_empty(nlp) -> None:
+    # "[J" and "Cl" are an empty box's strokes: nothing is ticked, nothing is guessed
+    p = scan(
+        [
+            [(0.06, 0.28, "☐ Outpatient"), (0.41, 0.28, "☐ Accident")],
+            [(0.53, 0.28, "[J Critical Illness")],
+            [(0.20, 0.26, "Clinpatient / Hospital")],
+        ]
+    )
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
+    # and an option missing from the read (misspelt beyond recognition) stops the guess
+    p = scan([[(0.15, 0.26, "Af Inpatient")], [(0.05, 0.27, "☐ Outpatient ☐ Accident")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
+
+
+def test_icd_words_of_letters_are_not_repaired_into_codes(nlp) -> None:
+    # "MILLS" would read as M11.15 with I, L, L, S taken for digits
+    p = scan(
+        [[(0.06, 0.07, "Diagnosis Certificate")], [(0.05, 0.13, "1633 Cindy Mills, Carrollhaven")]]
+    )
+    assert extract_document("diagnosis_certificate", [p], nlp).diagnoses == []
+
+
+def test_fields_id_with_its_hyphen_part_read_apart(nlp) -> None:
+    p = scan([[(0.10, 0.10, "Member ID: 802858 -67")]])
+    assert extract_document("id_document", [p], nlp).fields["member_id"].value == "802858-67"
+
+
+def test_fields_head_of_a_garbled_label_anchors_but_not_inside_a_name(nlp) -> None:
+    p = scan(
+        [
+            [(0.06, 0.05, "Thomas Medical Group")],
+            [(0.245, 0.239, "Mciraer ID")],
+            [(0.373, 0.239, "KRZ187342291")],
+        ]
+    )
+    assert extract_document("id_document", [p], nlp).fields["member_id"].value == "KRZ187342291"
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["provider_name"].value == "Thomas Medical Group"
+
+
+def test_fields_name_word_with_a_speck_in_front(nlp) -> None:
+    p = scan([[(0.07, 0.11, "Name of Insured")], [(0.07, 0.13, "Nicole -T. Meyer")]])
+    r = extract_document("diagnosis_certificate", [p], nlp)
+    assert r.fields["patient_name"].value == "Nicole T. Meyer"
+
+
+def test_line_items_confidence_rests_on_code_date_and_amount(nlp) -> None:
+    header = [(0.07, 0.30, "Date"), (0.18, 0.30, "Code"), (0.28, 0.30, "Description")]
+    header += [(0.80, 0.30, "Units"), (0.87, 0.30, "Amount")]
+    p = scan(
+        [
+            header,
+            [(0.07, 0.32, "03/09/2025 99223 Initial hospital care"), (0.87, 0.32, "428.41")],
+            [(0.07, 0.34, "03/09/2025 eee and board semi-private"), (0.87, 0.34, "1971.41")],
+            [(0.07, 0.36, "03/09/2025 O1885 Injection ketorolac"), (0.87, 0.36, "39.20")],
+        ]
+    )
+    smudged = p.lines[1].words[2].model_copy(update={"confidence": 0.3})
+    p.lines[1] = Line.from_words([*p.lines[1].words[:2], smudged, *p.lines[1].words[3:]])
+    # a smudged description word is not the item's doubt
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.code, i.code_system) for i in items] == [
+        ("99223", "CPT"),
+        (None, None),
+        ("01885", "CPT"),  # there is no O section of HCPCS: a repaired read
+    ]
+    clean, no_code, repaired = (i.confidence for i in items)
+    assert clean > repaired > no_code
+
+
+def test_fields_label_starting_a_reader_line_rejoined_to_a_value_stays_a_label(nlp) -> None:
+    # "Open Access" | "Grp 78460" are rejoined as one phrase; "Grp" still starts a label
+    p = scan(
+        [
+            [(0.112, 0.218, "Plan Type")],
+            [(0.239, 0.219, "Open Access")],
+            [(0.323, 0.220, "Grp 78460")],
+        ]
+    )
+    assert extract_document("id_document", [p], nlp).fields["group_number"].value == "78460"
