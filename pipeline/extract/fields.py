@@ -64,15 +64,30 @@ class _Candidate:
     rank: int = 0
 
 
+_LABEL_TABLES: dict[int, tuple[LangVocab, dict[int, list[tuple[str, str, str]]]]] = {}
+
+
 def _label_table(vocab: LangVocab) -> dict[int, list[tuple[str, str, str]]]:
-    """Labels bucketed by the length of their folded key, so a span is only compared with
-    labels it could be within a few edits of."""
-    table: dict[int, list[tuple[str, str, str]]] = {}
+    """For each folded span length, the labels a span of that length could match.
+
+    `_similar` allows max(1, len // 6) edits of a label's folded length, so every other
+    label is skipped before any comparison. Built once per vocabulary.
+    """
+    cached = _LABEL_TABLES.get(id(vocab))
+    if cached is not None and cached[0] is vocab:
+        return cached[1]
+    by_length: dict[int, list[tuple[str, str, str]]] = {}
     for name, fv in vocab.fields.items():
         for label in fv.labels:
             key = norm(label)
             if key:
-                table.setdefault(len(_fold(key)), []).append((name, label, key))
+                by_length.setdefault(len(_fold(key)), []).append((name, label, key))
+    table: dict[int, list[tuple[str, str, str]]] = {}
+    for length, entries in by_length.items():
+        slack = max(1, length // 6)
+        for size in range(max(1, length - slack), length + slack + 1):
+            table.setdefault(size, []).extend(entries)
+    _LABEL_TABLES[id(vocab)] = (vocab, table)
     return table
 
 
@@ -169,9 +184,7 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
                 if any(t.text.endswith(":") for t in line.tokens[i : i + n - 1]):
                     break  # a colon ends a label: "Effective Date: Mar" is not one label
                 joined = "".join(norms[i : i + n])
-                size = len(_fold(joined))
-                nearby = [e for k in range(size - 4, size + 5) for e in table.get(k, ())]
-                for name, label, key in nearby:
+                for name, label, key in table.get(len(_fold(joined)), ()):
                     score = _similar(joined, key)
                     if score >= FUZZY_THRESHOLD:
                         found.append(LabelHit(name, label, score, line.index, i, i + n))
