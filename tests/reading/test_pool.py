@@ -20,7 +20,7 @@ def _square_or_die(value: int) -> int:
 
 
 def test_pool_recovers_and_only_the_crashing_job_fails() -> None:
-    pool = RecoveringPool(max_workers=2, attempts=2)
+    pool = RecoveringPool(max_workers=2)
     try:
         futures = [pool.submit(_square_or_die, v) for v in (1, 2, -1, 3, 4)]
         results = []
