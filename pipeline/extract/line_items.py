@@ -164,6 +164,8 @@ def _money_tokens(row: list[Tok], lang: str) -> list[tuple[Tok, Decimal]]:
             continue
         if not ("." in text or "," in text or "$" in text):
             continue
+        if re.match(r"^\$?\(?[.,]\d", text):
+            continue  # ".98": the cents of an amount whose whole part OCR lost, not 0.98
         value = parse_money(text, lang)
         if value is not None:
             out.append((tok, value))

@@ -410,3 +410,16 @@ def test_fields_label_starting_a_reader_line_rejoined_to_a_value_stays_a_label(n
         ]
     )
     assert extract_document("id_document", [p], nlp).fields["group_number"].value == "78460"
+
+
+def test_line_items_cents_without_their_whole_part_are_no_amount(nlp) -> None:
+    p = scan(
+        [
+            [(0.07, 0.30, "Date"), (0.18, 0.30, "Code"), (0.28, 0.30, "Description")],
+            [(0.80, 0.30, "Units"), (0.87, 0.30, "Amount")],
+            [(0.07, 0.32, "11/05/2025 J0696 Injection ceftriaxone"), (0.90, 0.32, ".98")],
+            [(0.07, 0.34, "11/05/2025 80048 Basic metabolic panel"), (0.87, 0.34, "26.09")],
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.code, i.amount) for i in items] == [("80048", 26.09)]
