@@ -22,3 +22,22 @@ def make_page(
         if words:
             built.append(Line.from_words(words))
     return Page(file=file, page=page, width=612, height=792, reader="text_layer", lines=built)
+
+
+def text_pdf(lines: list[str]) -> bytes:
+    """A one-page digital PDF with `lines` in Courier 10, top to bottom."""
+    import io
+
+    from reportlab.lib.pagesizes import letter
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
+    y = 740
+    for line in lines:
+        pdf.setFont("Courier", 10)
+        pdf.drawString(50, y, line)
+        y -= 22
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
-from reportlab.lib.pagesizes import letter
-from reportlab.pdfgen import canvas
 
 from pipeline.schema import Claim
+from tests.helpers import text_pdf
 
 INVOICE_LINES = [
     "Lakeside Family Medicine",
@@ -30,16 +29,7 @@ INVOICE_LINES = [
 
 
 def _invoice_pdf() -> bytes:
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
-    y = 740
-    for line in INVOICE_LINES:
-        pdf.setFont("Courier", 10)
-        pdf.drawString(50, y, line)
-        y -= 22
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+    return text_pdf(INVOICE_LINES)
 
 
 def _png_bytes() -> bytes:

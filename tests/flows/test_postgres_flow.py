@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from reportlab.lib.pagesizes import letter
-from reportlab.pdfgen import canvas
 
 from pipeline.ledger import Ledger
+from tests.helpers import text_pdf
 
 
 def _invoice_pdf(number: int) -> bytes:
@@ -26,16 +24,7 @@ def _invoice_pdf(number: int) -> bytes:
         f"03/02/2026  99213   Office visit, established  1       ${100 + number}.00",
         f"Total Charges                                          ${100 + number}.00",
     ]
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
-    y = 740
-    for line in lines:
-        pdf.setFont("Courier", 10)
-        pdf.drawString(50, y, line)
-        y -= 22
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+    return text_pdf(lines)
 
 
 def _inbox(folder: Path, packets: int, broken: bool = True) -> Path:

@@ -15,6 +15,7 @@ from pipeline.classify.separators import split_at_separators
 from pipeline.document import Line, Page, Word
 from pipeline.schema import Claim
 from pipeline.synth.render import draw_barcode
+from tests.helpers import text_pdf
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_docs"
 INVOICE = [
@@ -116,16 +117,7 @@ def _separator_pdf(kind: str, value: str) -> bytes:
 
 
 def _invoice_pdf() -> bytes:
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=letter, invariant=1)
-    y = 740
-    for line in INVOICE:
-        pdf.setFont("Courier", 10)
-        pdf.drawString(50, y, line)
-        y -= 22
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+    return text_pdf(INVOICE)
 
 
 def _batch_file(path: Path) -> None:
