@@ -371,10 +371,12 @@ def process_packet(
         labels = classify_pages(part_read, resources.page_classifier)
         claim_id = claim_id_for(sha if len(parts) == 1 else f"{sha}#part{number}")
         claim = build_claim(part_read, labels, resources, claim_id)
+        # The number of the packet's own cover sheet; a barcode printed on a document
+        # (an invoice's, a label's) is not a separator.
+        claim.packet.separator_barcode = part.barcode
         if len(parts) > 1:
             claim.packet.part = number
             claim.packet.parts = len(parts)
-            claim.packet.separator_barcode = part.barcode
         for note in part.notes:
             claim.flags.append(Flag(code="EMPTY_SEPARATOR", severity="info", message=note))
         for rejected in checked.rejected:
