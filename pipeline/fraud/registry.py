@@ -163,20 +163,51 @@ def read_labels(paths: list[Path]) -> dict[str, int]:
     return labels
 
 
+def _recorded_order(out: Path) -> dict[str, tuple[str, int]]:
+    """claim_id -> (batch start, rank in the batch) from `OUT/batches/*/summary.json`.
+
+    The batch flow records claims one batch after another and, inside a batch, in inbox
+    order; replaying that order gives every claim the history it was scored against.
+    """
+    order: dict[str, tuple[str, int]] = {}
+    for summary in sorted((out / "batches").glob("*/summary.json")):
+        try:
+            data = json.loads(summary.read_bytes())
+            started = dt.datetime.strptime(summary.parent.name[:15], "%Y%m%dT%H%M%S")
+        except (OSError, ValueError):
+            log.warning("batch summary %s is unreadable; its claims keep file time order", summary)
+            continue
+        when = started.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
+        outcomes = [o for o in data.get("outcomes", []) if isinstance(o, dict)]
+        for rank, outcome in enumerate(sorted(outcomes, key=lambda o: str(o.get("packet")))):
+            claim_id = outcome.get("claim_id")
+            if isinstance(claim_id, str) and not outcome.get("skipped"):
+                order.setdefault(claim_id, (when, rank))
+    return order
+
+
 def read_claims(claims_dirs: list[Path]) -> list[Claim]:
-    """Claims of one or more run outputs (`<OUT>/claims/*.json`), in processing order."""
+    """Claims of one or more run outputs (`<OUT>/claims/*.json`), in the order they were recorded.
+
+    That is batch by batch and inbox order inside a batch (the batch summaries say which);
+    claims no summary lists (hand-made runs) are placed by `processed_at`, then source.
+    """
     claims: dict[str, Claim] = {}
+    keys: dict[str, tuple[str, int, str]] = {}
     for out in claims_dirs:
         folder = out / "claims" if (out / "claims").is_dir() else out
         if not folder.is_dir():
             raise LabelsError(f"no claims folder at {out}/claims (expected a run output OUT)")
+        recorded = _recorded_order(folder.parent if folder.name == "claims" else out)
         for path in sorted(folder.glob("*.json")):
             try:
                 claim = Claim.model_validate_json(path.read_bytes())
             except ValidationError as error:
                 raise LabelsError(f"{path} is not a claim file: {error}") from error
             claims[claim.claim_id] = claim
-    return sorted(claims.values(), key=lambda c: (c.processed_at or "", c.packet.source))
+            when, rank = recorded.get(claim.claim_id, (claim.processed_at or "", 0))
+            keys[claim.claim_id] = (when, rank, claim.packet.source)
+    return sorted(claims.values(), key=lambda c: keys[c.claim_id])
 
 
 def feature_matrix(claims: list[Claim], history: ClaimHistory | None = None) -> NDArray[np.float64]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pipeline.fraud.registry import (
     evaluate,
     load_model,
     promote,
+    read_claims,
     read_labels,
     score_claim,
     train_candidate,
@@ -112,3 +114,32 @@ def test_registry_shipped_current_model_loads_and_scores() -> None:
     assert inflated.score is not None and clean.score is not None
     assert inflated.score > clean.score
     assert inflated.model_version == model.version
+
+
+def test_registry_read_claims_replays_the_recorded_order(tmp_path: Path) -> None:
+    """Batch by batch, inbox order inside a batch: the history each claim was scored against."""
+    out = tmp_path / "out"
+    (out / "claims").mkdir(parents=True)
+    # b finished reading first (earlier processed_at) but a comes first in the inbox
+    times = {"a": "2026-01-02T10:00:09+00:00", "b": "2026-01-02T10:00:01+00:00"}
+    times["c"] = "2026-01-02T11:00:00+00:00"
+    for name, when in times.items():
+        claim = make_claim(name).model_copy(update={"processed_at": when})
+        (out / "claims" / f"{name}.json").write_text(claim.model_dump_json())
+    first = out / "batches" / "20260102T100000-aaaaaa"
+    second = out / "batches" / "20260102T110000-bbbbbb"
+    for folder, outcomes in (
+        (first, [("b.pdf", "b"), ("a.pdf", "a")]),
+        (second, [("a.pdf", "a"), ("c.pdf", "c")]),
+    ):
+        folder.mkdir(parents=True)
+        rows = [
+            {"packet": packet, "claim_id": cid, "skipped": cid == "a" and folder == second}
+            for packet, cid in outcomes
+        ]
+        (folder / "summary.json").write_text(json.dumps({"outcomes": rows}))
+    assert [c.claim_id for c in read_claims([out])] == ["a", "b", "c"]
+    # without summaries: processed_at, then source
+    for folder in (first, second):
+        (folder / "summary.json").unlink()
+    assert [c.claim_id for c in read_claims([out])] == ["b", "a", "c"]
