@@ -93,6 +93,8 @@ def train(
             },
         )
     )
+    if card.comparison_note:
+        console.print(f"CURRENT {card.compared_with}: {card.comparison_note}")
     console.print(
         f"saved to {candidate.path}; promote with `claim-intake fraud promote {candidate.version}`"
     )

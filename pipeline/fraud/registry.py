@@ -26,7 +26,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.model_selection import train_test_split
 
 from pipeline.errors import (
-    ConfigError,
+    FeatureSetMismatchError,
     LabelsError,
     ModelNotFoundError,
     PromotionRefusedError,
@@ -115,6 +115,9 @@ class ModelCard(_Strict):
     compared_with: str | None = Field(default=None, description="CURRENT version at training time")
     current_metrics: Metrics | None = Field(
         default=None, description="CURRENT on the same hold-out"
+    )
+    comparison_note: str | None = Field(
+        default=None, description="why CURRENT could not be scored on the hold-out"
     )
     external_metrics: dict[str, Metrics] = Field(
         default_factory=dict, description="evaluations on other labelled sets, by name"
@@ -295,6 +298,8 @@ def card_markdown(card: ModelCard) -> str:
         f"\nCompared on the same hold-out with `{card.compared_with}`: "
         f"ROC-AUC {card.current_metrics.roc_auc}, PR-AUC {card.current_metrics.pr_auc}.\n"
         if card.current_metrics is not None
+        else f"\nCURRENT at training time was `{card.compared_with}`, {card.comparison_note}.\n"
+        if card.comparison_note
         else "\nNo promoted model to compare with at training time.\n"
     )
     external = "".join(
@@ -372,7 +377,7 @@ def load_model(
             f"model card of {version!r} is missing or invalid: {error}"
         ) from error
     if card.feature_names != list(FEATURE_NAMES):
-        raise ConfigError(
+        raise FeatureSetMismatchError(
             f"model {version!r} was trained on features {card.feature_names}, "
             f"this code computes {list(FEATURE_NAMES)}; retrain it"
         )
@@ -404,9 +409,17 @@ def train_candidate(
     metrics = compute_metrics(y[test], model.predict_proba(X[test])[:, 1])
     compared_with = current_version(models_dir)
     current_metrics = None
+    comparison_note = None
     if compared_with is not None:
-        current = load_model(compared_with, models_dir)
-        current_metrics = compute_metrics(y[test], current.estimator.predict_proba(X[test])[:, 1])
+        try:
+            current = load_model(compared_with, models_dir)
+        except FeatureSetMismatchError as error:
+            comparison_note = f"not comparable: {error}"
+            log.warning("CURRENT %s cannot score this hold-out: %s", compared_with, error)
+        else:
+            current_metrics = compute_metrics(
+                y[test], current.estimator.predict_proba(X[test])[:, 1]
+            )
     digest = hashlib.sha256(
         "\n".join(f"{i},{label}" for i, label in sorted(zip(ids, y.tolist(), strict=True))).encode()
     ).hexdigest()
@@ -426,6 +439,7 @@ def train_candidate(
         metrics=metrics,
         compared_with=compared_with,
         current_metrics=current_metrics,
+        comparison_note=comparison_note,
     )
     path = save_model(model, card, models_dir)
     log.info("trained fraud model %s on %d labelled claims", card.version, len(y))
@@ -461,8 +475,9 @@ def promote(
     if previous is not None and previous != version and not force:
         card = candidate.card
         if card.compared_with != previous or card.current_metrics is None:
+            why = card.comparison_note or f"it was compared with {card.compared_with!r}"
             raise PromotionRefusedError(
-                f"{version} was compared with {card.compared_with!r}, but CURRENT is {previous!r}; "
+                f"{version} has no comparison with CURRENT {previous!r} on its hold-out ({why}); "
                 "retrain to compare on the same hold-out, or promote with force"
             )
         new_auc, old_auc = card.metrics.roc_auc, card.current_metrics.roc_auc

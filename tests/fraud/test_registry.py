@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import LabelsError, PromotionRefusedError, UntrustedModelError
+from pipeline.errors import (
+    FeatureSetMismatchError,
+    LabelsError,
+    PromotionRefusedError,
+    UntrustedModelError,
+)
 from pipeline.fraud.history import InMemoryClaimHistory
 from pipeline.fraud.model import FraudModel
 from pipeline.fraud.reference import Bands
@@ -69,6 +74,25 @@ def test_registry_refuses_worse_candidate_unless_forced(tmp_path: Path) -> None:
     assert current_version(models) == "v001"
     promote(worse.version, models_dir=models, force=True)
     assert current_version(models) == worse.version
+
+
+def test_registry_current_on_another_feature_set_is_noted_and_needs_force(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    labels = labelled_run(tmp_path / "run")
+    first = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=_fast())
+    promote(first.version, models_dir=models)
+    card = json.loads((first.path / "card.json").read_text())
+    card["feature_names"] = ["an_old_feature"]  # as if saved before the feature list changed
+    (first.path / "card.json").write_text(json.dumps(card))
+    with pytest.raises(FeatureSetMismatchError, match="an_old_feature"):
+        load_model(models_dir=models)
+    second = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=_fast())
+    assert second.card.compared_with == "v001" and second.card.current_metrics is None
+    assert second.card.comparison_note and "not comparable" in second.card.comparison_note
+    assert "not comparable" in (second.path / "card.md").read_text()
+    with pytest.raises(PromotionRefusedError, match="not comparable"):
+        promote(second.version, models_dir=models)
+    assert promote(second.version, models_dir=models, force=True) == "v001"
 
 
 def test_registry_refuses_pickle_renamed_skops(tmp_path: Path) -> None:
