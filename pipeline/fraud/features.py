@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import statistics
 from collections import defaultdict
+from difflib import SequenceMatcher
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,14 +22,22 @@ from pipeline.fraud.history import (
     normalize_name,
     parse_iso_date,
 )
-from pipeline.fraud.reference import code_matches, load_dx_rules, load_fee_table
-from pipeline.schema import Claim, ExtractedField
+from pipeline.fraud.reference import FeeEntry, code_matches, load_dx_rules, load_fee_table
+from pipeline.schema import Claim, ExtractedField, LineItem
 
-__all__ = ["FEATURE_NAMES", "FraudFeatures", "compute_features", "patient_sex"]
+__all__ = ["FEATURE_NAMES", "MONOTONIC", "FraudFeatures", "compute_features", "patient_sex"]
 
 READ_PROBLEM_FLAGS = frozenset({"PAGE_READ_PROBLEM", "TEXT_OCR_DISAGREEMENT", "BLANK_PAGE"})
 LOW_CONFIDENCE_FLAGS = frozenset({"LOW_CONFIDENCE", "UNCERTAIN_DOCUMENT_TYPE"})
 SEX_FIELDS = ("patient_sex", "sex")
+NAME_SIMILARITY = 0.8
+"""Two readings of a name are one person at this letter similarity: OCR changes a letter or
+two ("LindaT. Hoffman"), another person's name changes a whole first or last name."""
+ARITHMETIC_TOLERANCE = 0.01
+"""Relative slack of quantity x unit price against the amount before a line counts as misread."""
+DERIVED_PRICE_RANGE = (0.25, 25.0)
+"""Bounds of amount / quantity over the typical charge for the quantity to be believed when
+no unit price is printed; outside them the quantity or amount was misread."""
 
 
 class FraudFeatures(BaseModel):
@@ -40,16 +49,19 @@ class FraudFeatures(BaseModel):
     dup_fingerprint_seen: float | None = None
     dup_document_hash_seen: float = 0.0
     dup_invoice_within_claim: float = 0.0
+    dup_patient_service_day_seen: float | None = None
     price_ratio_max: float | None = None
     price_ratio_mean: float | None = None
     price_ratio_spread: float | None = None
     charge_ratio_max: float | None = None
     total_mismatch_rel: float | None = None
+    total_mismatch_abs: float | None = None
     days_service_before_policy: float | None = None
     days_service_after_invoice: float | None = None
     identity_name_mismatch: float | None = None
     identity_dob_mismatch: float | None = None
     identity_member_mismatch: float | None = None
+    identity_mismatch_confidence: float | None = None
     units_ratio_max: float | None = None
     dx_sex_implausible: float | None = None
     dx_sex_conflict: float = 0.0
@@ -60,6 +72,8 @@ class FraudFeatures(BaseModel):
     provider_claims_90d: float | None = None
     read_problem_flags: float = 0.0
     low_confidence_flags: float = 0.0
+    line_arithmetic_errors: float = 0.0
+    line_confidence_mean: float | None = None
     n_line_items: float = 0.0
     total_billed_log: float | None = None
 
@@ -68,6 +82,23 @@ class FraudFeatures(BaseModel):
 
 
 FEATURE_NAMES: tuple[str, ...] = tuple(FraudFeatures.model_fields)
+
+_CONTEXT = frozenset(
+    {
+        "provider_claims_30d",
+        "provider_claims_90d",
+        "read_problem_flags",
+        "low_confidence_flags",
+        "line_arithmetic_errors",
+        "line_confidence_mean",
+        "n_line_items",
+        "total_billed_log",
+    }
+)
+MONOTONIC: tuple[int, ...] = tuple(0 if name in _CONTEXT else 1 for name in FEATURE_NAMES)
+"""Per feature, +1 where more of it may only raise the score (a higher price ratio, more
+days before the policy, one more duplicate), 0 for context the model may use either way
+(how well the claim was read, its size, a provider's volume, which is no signal by itself)."""
 
 
 def _value(field: ExtractedField | None) -> object:
@@ -121,6 +152,18 @@ def _duplicates(claim: Claim, history: ClaimHistory) -> dict[str, float | None]:
         for r in history.by_fingerprint(f, claim.claim_id)
     }
     within = (len(numbered) - len(set(numbered))) + (len(printed) - len(set(printed)))
+    same_day = None
+    if keys.service_date is not None and keys.patient_keys:
+        same_day = float(
+            len(
+                {
+                    r.claim_id
+                    for k in keys.patient_keys
+                    for r in history.by_patient(k, claim.claim_id)
+                    if r.service_date == keys.service_date
+                }
+            )
+        )
     return {
         "dup_invoice_number_seen": float(len(by_number)) if numbered else None,
         "dup_fingerprint_seen": float(len(by_print)) if printed else None,
@@ -128,7 +171,42 @@ def _duplicates(claim: Claim, history: ClaimHistory) -> dict[str, float | None]:
             len(history.by_document_hash(keys.packet_sha256, claim.claim_id))
         ),
         "dup_invoice_within_claim": float(within),
+        "dup_patient_service_day_seen": same_day,
     }
+
+
+def _line_reading(item: LineItem, entry: FeeEntry) -> tuple[float | None, float | None, bool]:
+    """(unit price, quantity, misread) of a line, each None unless the line vouches for it.
+
+    A line whose quantity x unit price is not its amount was misread somewhere, so neither
+    is believed. Without a printed unit price, amount / quantity stands in for it only when
+    it is a price the code could carry; a misread quantity ("1" as "7") makes it absurd.
+    """
+    quantity, unit, amount = item.quantity, item.unit_price, item.amount
+    if quantity is not None and quantity <= 0:
+        quantity = None
+    if quantity is not None and unit is not None and amount is not None:
+        if abs(quantity * unit - amount) > ARITHMETIC_TOLERANCE * max(abs(amount), 1.0):
+            return None, None, True
+        return unit, quantity, False
+    if unit is None and quantity is not None and amount is not None:
+        derived = amount / quantity
+        low, high = DERIVED_PRICE_RANGE
+        if low <= derived / entry.typical_charge <= high:
+            return derived, quantity, False
+        return None, None, True
+    return (unit if unit is not None and unit > 0 else None), quantity, False
+
+
+def _stay_days(claim: Claim) -> int:
+    """Days from the first to the last day of service (at least 1): what a per-diem code may bill."""
+    days = [parse_iso_date(li.service_date) for li in claim.line_items]
+    days += [
+        parse_iso_date(getattr(claim.fields, n).value)
+        for n in ("service_date_from", "service_date_to")
+    ]
+    known = [d for d in days if d is not None]
+    return max(1, (max(known) - min(known)).days) if known else 1
 
 
 def _prices(claim: Claim) -> dict[str, float | None]:
@@ -136,21 +214,24 @@ def _prices(claim: Claim) -> dict[str, float | None]:
     ratios: list[float] = []
     charges: list[float] = []
     units: dict[tuple[str, str], float] = defaultdict(float)
-    unit_limits: dict[str, float] = {}
+    limits: dict[tuple[str, str], float] = {}
+    misread = 0
+    stay = _stay_days(claim)
     for item in claim.line_items:
         code = (item.code or "").strip().upper()
         entry = fees.get(code)
         if entry is None:
             continue
-        unit_price = item.unit_price
-        if unit_price is None and item.amount is not None and item.quantity:
-            unit_price = item.amount / item.quantity
-        if unit_price is not None and unit_price > 0:
+        unit_price, quantity, bad = _line_reading(item, entry)
+        misread += bad
+        if unit_price is not None:
             ratios.append(unit_price / entry.national_amount)
             charges.append(unit_price / entry.typical_charge)
-        if item.quantity is not None:
-            units[(code, item.service_date or "?")] += item.quantity
-            unit_limits[code] = entry.max_units_per_day
+        if quantity is not None:
+            # a per-diem code (room and board) may bill the whole stay on the admission day
+            key = (code, "stay" if entry.per_diem else item.service_date or "?")
+            units[key] += quantity
+            limits[key] = entry.max_units_per_day * (stay if entry.per_diem else 1)
     spread = None
     if len(ratios) >= 2:
         spread = max(ratios) / max(statistics.median(ratios), 1e-6)
@@ -159,27 +240,31 @@ def _prices(claim: Claim) -> dict[str, float | None]:
         "price_ratio_mean": statistics.fmean(ratios) if ratios else None,
         "price_ratio_spread": spread,
         "charge_ratio_max": max(charges) if charges else None,
-        "units_ratio_max": (
-            max(total / unit_limits[code] for (code, _), total in units.items()) if units else None
-        ),
+        "units_ratio_max": max(total / limits[k] for k, total in units.items()) if units else None,
+        "line_arithmetic_errors": float(misread),
     }
 
 
-def _total_mismatch(claim: Claim) -> float | None:
-    """Largest relative gap between a bill's printed total and the sum of its lines."""
-    gaps: list[float] = []
+def _total_mismatch(claim: Claim) -> dict[str, float | None]:
+    """Largest gap between a bill's printed total and the sum of its lines, relative and in money."""
+    gaps: list[tuple[float, float]] = []
     for index, document in enumerate(claim.documents):
         if document.doc_type != "invoice":
             continue
         total = _number(_value(document.fields.get("total")))
         amounts = [li.amount for li in claim.line_items if li.document == index and li.amount]
         if total is not None and amounts:
-            gaps.append(abs(sum(amounts) - total) / max(abs(total), 1.0))
+            gap = abs(sum(amounts) - total)
+            gaps.append((gap / max(abs(total), 1.0), gap))
     total_billed = _number(claim.fields.total_billed.value)
     all_amounts = [li.amount for li in claim.line_items if li.amount is not None]
     if total_billed is not None and all_amounts:
-        gaps.append(abs(sum(all_amounts) - total_billed) / max(abs(total_billed), 1.0))
-    return max(gaps) if gaps else None
+        gap = abs(sum(all_amounts) - total_billed)
+        gaps.append((gap / max(abs(total_billed), 1.0), gap))
+    return {
+        "total_mismatch_rel": max(g[0] for g in gaps) if gaps else None,
+        "total_mismatch_abs": round(max(g[1] for g in gaps), 2) if gaps else None,
+    }
 
 
 def _dates(claim: Claim) -> dict[str, float | None]:
@@ -214,29 +299,48 @@ def _dates(claim: Claim) -> dict[str, float | None]:
 
 
 def _identity(claim: Claim) -> dict[str, float | None]:
-    """How many documents name a different patient than the claim does (name, DOB, member id)."""
+    """How many documents name a different patient than the others do (name, DOB, member id).
+
+    Readings are grouped by sameness (names by letter similarity, so an OCR slip is not
+    another person); the documents outside the largest group are the mismatches. The
+    confidence is that of the likeliest true disagreement: an odd reading's confidence times
+    the main group's, i.e. how sure we are that both were read right.
+    """
     out: dict[str, float | None] = {}
     checks = (
         ("identity_name_mismatch", "patient_name"),
         ("identity_dob_mismatch", "patient_dob"),
         ("identity_member_mismatch", "member_id"),
     )
+    sureness: list[float] = []
+    any_compared = False
     for feature, name in checks:
-        values: list[object] = [
-            v for v in (_value(doc.fields.get(name)) for doc in claim.documents) if v is not None
-        ]
-        claim_value = getattr(claim.fields, name).value
-        if claim_value is not None:
-            values.append(claim_value)
-        normalised = [_identity_key(name, v) for v in values]
-        normalised = [v for v in normalised if v]
-        if len(normalised) < 2:
+        readings: list[tuple[object, float]] = []
+        for document in claim.documents:
+            field = document.fields.get(name)
+            if field is None or field.value is None:
+                continue
+            key = _identity_key(name, field.value)
+            if key:
+                readings.append((key, field.confidence))
+        if len(readings) < 2:
             out[feature] = None
             continue
-        counts: dict[object, int] = defaultdict(int)
-        for v in normalised:
-            counts[v] += 1
-        out[feature] = float(len(normalised) - max(counts.values()))
+        any_compared = True
+        groups: list[list[tuple[object, float]]] = []
+        for reading in readings:
+            home = next((g for g in groups if _same_identity(name, g[0][0], reading[0])), None)
+            if home is None:
+                groups.append([reading])
+            else:
+                home.append(reading)
+        groups.sort(key=lambda g: (len(g), sum(c for _, c in g)), reverse=True)
+        main, odd = groups[0], [r for g in groups[1:] for r in g]
+        out[feature] = float(len(odd))
+        if odd:
+            sure_main = max(c for _, c in main)
+            sureness.append(max(c for _, c in odd) * sure_main)
+    out["identity_mismatch_confidence"] = max(sureness, default=0.0) if any_compared else None
     return out
 
 
@@ -248,6 +352,14 @@ def _identity_key(name: str, value: object) -> object:
     if name == "patient_dob":
         return parse_iso_date(text)
     return "".join(c for c in text.upper() if c.isalnum()) or None
+
+
+def _same_identity(name: str, a: object, b: object) -> bool:
+    if a == b:
+        return True
+    if name != "patient_name" or not isinstance(a, tuple) or not isinstance(b, tuple):
+        return False
+    return SequenceMatcher(None, "".join(a), "".join(b)).ratio() >= NAME_SIMILARITY
 
 
 def _diagnoses(claim: Claim) -> dict[str, float | None]:
@@ -308,16 +420,18 @@ def _frequency(claim: Claim, history: ClaimHistory) -> dict[str, float | None]:
 def compute_features(claim: Claim, history: ClaimHistory) -> FraudFeatures:
     """All features of `claim`; `history` holds the claims processed before it."""
     total = _number(claim.fields.total_billed.value)
+    confidences = [li.confidence for li in claim.line_items]
     values: dict[str, float | None] = dict(
         **_duplicates(claim, history),
         **_prices(claim),
-        total_mismatch_rel=_total_mismatch(claim),
+        **_total_mismatch(claim),
         **_dates(claim),
         **_identity(claim),
         **_diagnoses(claim),
         **_frequency(claim, history),
         read_problem_flags=float(sum(f.code in READ_PROBLEM_FLAGS for f in claim.flags)),
         low_confidence_flags=float(sum(f.code in LOW_CONFIDENCE_FLAGS for f in claim.flags)),
+        line_confidence_mean=statistics.fmean(confidences) if confidences else None,
         n_line_items=float(len(claim.line_items)),
         total_billed_log=math.log1p(max(total, 0.0)) if total is not None else None,
     )

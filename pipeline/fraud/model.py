@@ -17,7 +17,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from pipeline.errors import ConfigError, NotFittedError
-from pipeline.fraud.features import FEATURE_NAMES, FraudFeatures
+from pipeline.fraud.features import FEATURE_NAMES, MONOTONIC, FraudFeatures
 from pipeline.schema import FraudReason
 
 __all__ = ["FraudModel", "REASON_TEXT", "CALIBRATION_METHODS"]
@@ -41,6 +41,10 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
         "DUPLICATE_INVOICE",
         "{value:.0f} invoice(s) appear twice in this packet",
     ),
+    "dup_patient_service_day_seen": (
+        "DUPLICATE_SERVICE",
+        "{value:.0f} earlier claim(s) for the same patient and the same first day of service",
+    ),
     "price_ratio_max": (
         "PRICE_ABOVE_REFERENCE",
         "highest unit price is {value:.1f}x the reference fee",
@@ -61,6 +65,10 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
         "TOTAL_MISMATCH",
         "line items and printed total differ by {value:.0%} of the total",
     ),
+    "total_mismatch_abs": (
+        "TOTAL_MISMATCH",
+        "line items and printed total differ by {value:.2f}",
+    ),
     "days_service_before_policy": (
         "SERVICE_BEFORE_POLICY",
         "service began {value:.0f} day(s) before the policy effective date",
@@ -80,6 +88,10 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
     "identity_member_mismatch": (
         "IDENTITY_MISMATCH",
         "{value:.0f} document(s) give a different member id",
+    ),
+    "identity_mismatch_confidence": (
+        "IDENTITY_MISMATCH",
+        "documents disagree on who the patient is (both readings {value:.0%} sure)",
     ),
     "units_ratio_max": (
         "IMPLAUSIBLE_UNITS",
@@ -115,6 +127,11 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
     ),
     "read_problem_flags": ("READ_PROBLEM", "{value:.0f} page(s) with reading problems"),
     "low_confidence_flags": ("LOW_CONFIDENCE", "{value:.0f} low-confidence value(s)"),
+    "line_arithmetic_errors": (
+        "READ_PROBLEM",
+        "{value:.0f} line(s) whose quantity x price is not their amount (misread?)",
+    ),
+    "line_confidence_mean": ("LOW_CONFIDENCE", "line items read with {value:.0%} confidence"),
     "n_line_items": ("LINE_ITEM_COUNT", "{value:.0f} line item(s)"),
     "total_billed_log": ("AMOUNT_BILLED", "billed amount unusual for the training data"),
 }
@@ -132,6 +149,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         l2_regularization: float = 0.1,
         calibration: str = "isotonic",
         cv: int = 3,
+        monotonic: bool = True,
         random_state: int = 0,
     ) -> None:
         self.max_iter = max_iter
@@ -141,6 +159,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         self.l2_regularization = l2_regularization
         self.calibration = calibration
         self.cv = cv
+        self.monotonic = monotonic
         self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> FraudModel:
@@ -163,6 +182,9 @@ class FraudModel(ClassifierMixin, BaseEstimator):
             max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
+            monotonic_cst=(
+                list(MONOTONIC) if self.monotonic and features.shape[1] == len(MONOTONIC) else None
+            ),
             random_state=self.random_state,
         )
         self.calibrated_ = CalibratedClassifierCV(booster, method=self.calibration, cv=self.cv)

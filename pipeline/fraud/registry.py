@@ -377,9 +377,12 @@ def load_model(
             f"model card of {version!r} is missing or invalid: {error}"
         ) from error
     if card.feature_names != list(FEATURE_NAMES):
+        new = [n for n in FEATURE_NAMES if n not in card.feature_names]
+        gone = [n for n in card.feature_names if n not in FEATURE_NAMES]
         raise FeatureSetMismatchError(
-            f"model {version!r} was trained on features {card.feature_names}, "
-            f"this code computes {list(FEATURE_NAMES)}; retrain it"
+            f"model {version!r} was trained on {len(card.feature_names)} features, this code "
+            f"computes {len(FEATURE_NAMES)} (new: {new}, no longer computed: {gone}, "
+            "or another order); retrain it"
         )
     return RegisteredModel(version=version, estimator=estimator, card=card)
 
