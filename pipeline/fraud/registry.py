@@ -56,6 +56,7 @@ __all__ = [
     "current_version",
     "train_candidate",
     "evaluate",
+    "record_evaluation",
     "promote",
     "score_claim",
 ]
@@ -460,6 +461,23 @@ def evaluate(
     model = load_model(version, models_dir)
     _, X, y = _labelled(labels, claims_dirs, history)
     return compute_metrics(y, model.estimator.predict_proba(X)[:, 1])
+
+
+def record_evaluation(
+    version: str, name: str, metrics: Metrics, models_dir: Path = DEFAULT_MODELS_DIR
+) -> ModelCard:
+    """Add `metrics` on the labelled set `name` to the card of `version` (card.json and card.md)."""
+    folder = models_dir / version
+    try:
+        card = ModelCard.model_validate_json((folder / "card.json").read_bytes())
+    except (OSError, ValidationError) as error:
+        raise ModelNotFoundError(
+            f"model card of {version!r} is missing or invalid: {error}"
+        ) from error
+    card = card.model_copy(update={"external_metrics": {**card.external_metrics, name: metrics}})
+    (folder / "card.json").write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    return card
 
 
 def promote(
