@@ -19,6 +19,7 @@ from pipeline.fraud.history import (
     ClaimHistory,
     claim_keys,
     claim_service_date,
+    fold_identifier,
     normalize_name,
     parse_iso_date,
 )
@@ -351,7 +352,7 @@ def _identity_key(name: str, value: object) -> object:
         return tokens or None
     if name == "patient_dob":
         return parse_iso_date(text)
-    return "".join(c for c in text.upper() if c.isalnum()) or None
+    return fold_identifier(text)
 
 
 def _same_identity(name: str, a: object, b: object) -> bool:

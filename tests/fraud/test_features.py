@@ -56,6 +56,19 @@ def test_features_duplicate_invoice_seen_in_history() -> None:
     assert other.dup_invoice_number_seen == 0 and other.dup_fingerprint_seen == 0
 
 
+def test_features_identifiers_fold_the_letters_ocr_takes_for_digits() -> None:
+    history = InMemoryClaimHistory([make_claim("first", invoice_number="INV-5100")])
+    again = _features(make_claim("second", invoice_number="inv S1OO"), history)
+    assert again.dup_invoice_number_seen == 1
+    claim = make_claim(member_id="HDD516721784")
+    invoice = claim.documents[1]
+    fields = {**invoice.fields, "member_id": ExtractedField(value="HDDS16721784", confidence=0.9)}
+    claim = claim.model_copy(
+        update={"documents": [claim.documents[0], invoice.model_copy(update={"fields": fields})]}
+    )
+    assert _features(claim).identity_member_mismatch == 0
+
+
 def test_features_duplicate_found_by_fingerprint_when_number_is_misread() -> None:
     history = InMemoryClaimHistory([make_claim("first")])
     feats = _features(make_claim("second", invoice_number="INV-1007"), history)
