@@ -31,9 +31,12 @@ __all__ = ["FEATURE_NAMES", "MONOTONIC", "FraudFeatures", "compute_features", "p
 READ_PROBLEM_FLAGS = frozenset({"PAGE_READ_PROBLEM", "TEXT_OCR_DISAGREEMENT", "BLANK_PAGE"})
 LOW_CONFIDENCE_FLAGS = frozenset({"LOW_CONFIDENCE", "UNCERTAIN_DOCUMENT_TYPE"})
 SEX_FIELDS = ("patient_sex", "sex")
-NAME_SIMILARITY = 0.8
-"""Two readings of a name are one person at this letter similarity: OCR changes a letter or
-two ("LindaT. Hoffman"), another person's name changes a whole first or last name."""
+NAME_TOKEN_SIMILARITY = 0.75
+"""Two readings of a name are one person when each name of the shorter matches one of the
+other at this letter similarity: OCR changes a letter or two ("Smlth", "LindaT."), another
+person has another first or last name ("John" is not "Joseph": 0.6)."""
+NAME_JOINED_SIMILARITY = 0.92
+"""...or when all their letters agree this closely (OCR ran two names together)."""
 ARITHMETIC_TOLERANCE = 0.01
 """Relative slack of quantity x unit price against the amount before a line counts as misread."""
 DERIVED_PRICE_RANGE = (0.25, 25.0)
@@ -355,12 +358,24 @@ def _identity_key(name: str, value: object) -> object:
     return fold_identifier(text)
 
 
+def _similar(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b).ratio()
+
+
 def _same_identity(name: str, a: object, b: object) -> bool:
     if a == b:
         return True
     if name != "patient_name" or not isinstance(a, tuple) or not isinstance(b, tuple):
         return False
-    return SequenceMatcher(None, "".join(a), "".join(b)).ratio() >= NAME_SIMILARITY
+    if _similar("".join(a), "".join(b)) >= NAME_JOINED_SIMILARITY:
+        return True
+    shorter, longer = sorted((list(a), list(b)), key=len)
+    for token in shorter:
+        best = max(longer, key=lambda other: _similar(token, other), default=None)
+        if best is None or _similar(token, best) < NAME_TOKEN_SIMILARITY:
+            return False
+        longer.remove(best)
+    return True
 
 
 def _diagnoses(claim: Claim) -> dict[str, float | None]:

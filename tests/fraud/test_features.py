@@ -136,6 +136,10 @@ def test_features_identity_forgives_an_ocr_slip_but_not_another_name() -> None:
     assert other_first.identity_name_mismatch == 1
     other_last = _features(make_claim(invoice_name="Mary J. Whitfield"))
     assert other_last.identity_name_mismatch == 1
+    close_first = _features(make_claim(invoice_name="Marie J. Smith"))  # Mary is not Marie
+    assert close_first.identity_name_mismatch == 1
+    run_together = _features(make_claim(invoice_name="MaryJ.Smith"))
+    assert run_together.identity_name_mismatch == 0
 
 
 def test_features_implausible_units_per_code_per_day() -> None:
