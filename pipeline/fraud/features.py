@@ -37,6 +37,9 @@ other at this letter similarity: OCR changes a letter or two ("Smlth", "LindaT."
 person has another first or last name ("John" is not "Joseph": 0.6)."""
 NAME_JOINED_SIMILARITY = 0.92
 """...or when all their letters agree this closely (OCR ran two names together)."""
+MEMBER_ID_MIN_FUZZY = 6
+"""Member ids this long are one when a single character differs, is dropped or added
+("J82662247" read as "382662247"); another member's id differs in many places."""
 ARITHMETIC_TOLERANCE = 0.01
 """Relative slack of quantity x unit price against the amount before a line counts as misread."""
 DERIVED_PRICE_RANGE = (0.25, 25.0)
@@ -78,6 +81,7 @@ class FraudFeatures(BaseModel):
     low_confidence_flags: float = 0.0
     line_arithmetic_errors: float = 0.0
     line_confidence_mean: float | None = None
+    field_confidence_mean: float | None = None
     n_line_items: float = 0.0
     total_billed_log: float | None = None
 
@@ -95,6 +99,7 @@ _CONTEXT = frozenset(
         "low_confidence_flags",
         "line_arithmetic_errors",
         "line_confidence_mean",
+        "field_confidence_mean",
         "n_line_items",
         "total_billed_log",
     }
@@ -362,9 +367,21 @@ def _similar(a: str, b: str) -> float:
     return SequenceMatcher(None, a, b).ratio()
 
 
+def _one_edit_apart(a: str, b: str) -> bool:
+    """One character replaced, dropped or added (OCR's slips on an identifier)."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    shorter, longer = sorted((a, b), key=len)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
 def _same_identity(name: str, a: object, b: object) -> bool:
     if a == b:
         return True
+    if name == "member_id" and isinstance(a, str) and isinstance(b, str):
+        return min(len(a), len(b)) >= MEMBER_ID_MIN_FUZZY and _one_edit_apart(a, b)
     if name != "patient_name" or not isinstance(a, tuple) or not isinstance(b, tuple):
         return False
     if _similar("".join(a), "".join(b)) >= NAME_JOINED_SIMILARITY:
@@ -437,6 +454,7 @@ def compute_features(claim: Claim, history: ClaimHistory) -> FraudFeatures:
     """All features of `claim`; `history` holds the claims processed before it."""
     total = _number(claim.fields.total_billed.value)
     confidences = [li.confidence for li in claim.line_items]
+    read = [f.confidence for d in claim.documents for f in d.fields.values() if f.value is not None]
     values: dict[str, float | None] = dict(
         **_duplicates(claim, history),
         **_prices(claim),
@@ -448,6 +466,7 @@ def compute_features(claim: Claim, history: ClaimHistory) -> FraudFeatures:
         read_problem_flags=float(sum(f.code in READ_PROBLEM_FLAGS for f in claim.flags)),
         low_confidence_flags=float(sum(f.code in LOW_CONFIDENCE_FLAGS for f in claim.flags)),
         line_confidence_mean=statistics.fmean(confidences) if confidences else None,
+        field_confidence_mean=statistics.fmean(read) if read else None,
         n_line_items=float(len(claim.line_items)),
         total_billed_log=math.log1p(max(total, 0.0)) if total is not None else None,
     )

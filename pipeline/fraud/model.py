@@ -132,6 +132,7 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
         "{value:.0f} line(s) whose quantity x price is not their amount (misread?)",
     ),
     "line_confidence_mean": ("LOW_CONFIDENCE", "line items read with {value:.0%} confidence"),
+    "field_confidence_mean": ("LOW_CONFIDENCE", "document values read with {value:.0%} confidence"),
     "n_line_items": ("LINE_ITEM_COUNT", "{value:.0f} line item(s)"),
     "total_billed_log": ("AMOUNT_BILLED", "billed amount unusual for the training data"),
 }

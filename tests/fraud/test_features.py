@@ -67,6 +67,23 @@ def test_features_identifiers_fold_the_letters_ocr_takes_for_digits() -> None:
         update={"documents": [claim.documents[0], invoice.model_copy(update={"fields": fields})]}
     )
     assert _features(claim).identity_member_mismatch == 0
+    pairs = (
+        ("J82662247", "382662247", 0),  # one character misread
+        ("V04159026", "04159026", 0),  # one dropped
+        ("V04159026", "VW04I59026", 0),  # one added, I for 1
+        ("J82662247", "33025", 1),  # another number altogether
+    )
+    for printed, read, mismatch in pairs:
+        docs = [
+            d.model_copy(
+                update={
+                    "fields": {**d.fields, "member_id": ExtractedField(value=v, confidence=0.9)}
+                }
+            )
+            for d, v in zip(claim.documents, (printed, read), strict=True)
+        ]
+        other = claim.model_copy(update={"documents": docs})
+        assert _features(other).identity_member_mismatch == mismatch, read
 
 
 def test_features_duplicate_found_by_fingerprint_when_number_is_misread() -> None:
@@ -178,10 +195,11 @@ def test_features_misread_line_is_not_believed() -> None:
     assert _features(_with_lines(make_claim(), many_visits)).units_ratio_max == 20
 
 
-def test_features_line_confidence_mean() -> None:
+def test_features_line_and_field_confidence_mean() -> None:
     lines = (_line("99213", 1, 135.0, 135.0, confidence=0.5), _line("85025", 1, 25.0, 25.0))
     assert math.isclose(_features(_with_lines(make_claim(), *lines)).line_confidence_mean, 0.7)
     assert _features(_with_lines(make_claim())).line_confidence_mean is None
+    assert math.isclose(_features(make_claim()).field_confidence_mean, 0.95)  # every value 0.95
 
 
 def test_features_diagnosis_implausible_for_sex_and_age() -> None:
