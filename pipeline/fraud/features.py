@@ -26,7 +26,7 @@ from pipeline.fraud.history import (
 from pipeline.fraud.reference import FeeEntry, code_matches, load_dx_rules, load_fee_table
 from pipeline.schema import Claim, ExtractedField, LineItem
 
-__all__ = ["FEATURE_NAMES", "MONOTONIC", "FraudFeatures", "compute_features", "patient_sex"]
+__all__ = ["FEATURE_NAMES", "CONTEXT_FEATURES", "FraudFeatures", "compute_features", "patient_sex"]
 
 READ_PROBLEM_FLAGS = frozenset({"PAGE_READ_PROBLEM", "TEXT_OCR_DISAGREEMENT", "BLANK_PAGE"})
 LOW_CONFIDENCE_FLAGS = frozenset({"LOW_CONFIDENCE", "UNCERTAIN_DOCUMENT_TYPE"})
@@ -91,7 +91,7 @@ class FraudFeatures(BaseModel):
 
 FEATURE_NAMES: tuple[str, ...] = tuple(FraudFeatures.model_fields)
 
-_CONTEXT = frozenset(
+CONTEXT_FEATURES = frozenset(
     {
         "provider_claims_30d",
         "provider_claims_90d",
@@ -104,10 +104,9 @@ _CONTEXT = frozenset(
         "total_billed_log",
     }
 )
-MONOTONIC: tuple[int, ...] = tuple(0 if name in _CONTEXT else 1 for name in FEATURE_NAMES)
-"""Per feature, +1 where more of it may only raise the score (a higher price ratio, more
-days before the policy, one more duplicate), 0 for context the model may use either way
-(how well the claim was read, its size, a provider's volume, which is no signal by itself)."""
+"""Features that say how the claim was read or how big it is, not what is wrong with it: the
+model uses them to weigh the others (a gap between lines and total on a bill read at 60 %
+confidence is more likely a missed line than padding)."""
 
 
 def _value(field: ExtractedField | None) -> object:

@@ -17,7 +17,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from pipeline.errors import ConfigError, NotFittedError
-from pipeline.fraud.features import FEATURE_NAMES, MONOTONIC, FraudFeatures
+from pipeline.fraud.features import FEATURE_NAMES, FraudFeatures
 from pipeline.schema import FraudReason
 
 __all__ = ["FraudModel", "REASON_TEXT", "CALIBRATION_METHODS"]
@@ -150,7 +150,6 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         l2_regularization: float = 0.1,
         calibration: str = "isotonic",
         cv: int = 3,
-        monotonic: bool = True,
         random_state: int = 0,
     ) -> None:
         self.max_iter = max_iter
@@ -160,7 +159,6 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         self.l2_regularization = l2_regularization
         self.calibration = calibration
         self.cv = cv
-        self.monotonic = monotonic
         self.random_state = random_state
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> FraudModel:
@@ -183,9 +181,6 @@ class FraudModel(ClassifierMixin, BaseEstimator):
             max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
-            monotonic_cst=(
-                list(MONOTONIC) if self.monotonic and features.shape[1] == len(MONOTONIC) else None
-            ),
             random_state=self.random_state,
         )
         self.calibrated_ = CalibratedClassifierCV(booster, method=self.calibration, cv=self.cv)
