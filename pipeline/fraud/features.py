@@ -57,6 +57,7 @@ class FraudFeatures(BaseModel):
     dup_document_hash_seen: float = 0.0
     dup_invoice_within_claim: float = 0.0
     dup_patient_service_day_seen: float | None = None
+    dup_any_seen: float = 0.0
     price_ratio_max: float | None = None
     price_ratio_mean: float | None = None
     price_ratio_spread: float | None = None
@@ -82,6 +83,7 @@ class FraudFeatures(BaseModel):
     line_arithmetic_errors: float = 0.0
     line_confidence_mean: float | None = None
     field_confidence_mean: float | None = None
+    total_confidence: float | None = None
     n_line_items: float = 0.0
     total_billed_log: float | None = None
 
@@ -100,6 +102,7 @@ CONTEXT_FEATURES = frozenset(
         "line_arithmetic_errors",
         "line_confidence_mean",
         "field_confidence_mean",
+        "total_confidence",
         "n_line_items",
         "total_billed_log",
     }
@@ -160,26 +163,23 @@ def _duplicates(claim: Claim, history: ClaimHistory) -> dict[str, float | None]:
         for r in history.by_fingerprint(f, claim.claim_id)
     }
     within = (len(numbered) - len(set(numbered))) + (len(printed) - len(set(printed)))
-    same_day = None
-    if keys.service_date is not None and keys.patient_keys:
-        same_day = float(
-            len(
-                {
-                    r.claim_id
-                    for k in keys.patient_keys
-                    for r in history.by_patient(k, claim.claim_id)
-                    if r.service_date == keys.service_date
-                }
-            )
-        )
+    by_day: set[str] = set()
+    if keys.service_date is not None:
+        by_day = {
+            r.claim_id
+            for k in keys.patient_keys
+            for r in history.by_patient(k, claim.claim_id)
+            if r.service_date == keys.service_date
+        }
+    by_hash = {r.claim_id for r in history.by_document_hash(keys.packet_sha256, claim.claim_id)}
+    known_day = keys.service_date is not None and bool(keys.patient_keys)
     return {
         "dup_invoice_number_seen": float(len(by_number)) if numbered else None,
         "dup_fingerprint_seen": float(len(by_print)) if printed else None,
-        "dup_document_hash_seen": float(
-            len(history.by_document_hash(keys.packet_sha256, claim.claim_id))
-        ),
+        "dup_document_hash_seen": float(len(by_hash)),
         "dup_invoice_within_claim": float(within),
-        "dup_patient_service_day_seen": same_day,
+        "dup_patient_service_day_seen": float(len(by_day)) if known_day else None,
+        "dup_any_seen": float(len(by_number | by_print | by_day | by_hash)),
     }
 
 
@@ -454,6 +454,12 @@ def compute_features(claim: Claim, history: ClaimHistory) -> FraudFeatures:
     total = _number(claim.fields.total_billed.value)
     confidences = [li.confidence for li in claim.line_items]
     read = [f.confidence for d in claim.documents for f in d.fields.values() if f.value is not None]
+    totals = [
+        field.confidence
+        for d in claim.documents
+        if d.doc_type == "invoice" and (field := d.fields.get("total")) is not None
+        if field.value is not None
+    ]
     values: dict[str, float | None] = dict(
         **_duplicates(claim, history),
         **_prices(claim),
@@ -466,6 +472,7 @@ def compute_features(claim: Claim, history: ClaimHistory) -> FraudFeatures:
         low_confidence_flags=float(sum(f.code in LOW_CONFIDENCE_FLAGS for f in claim.flags)),
         line_confidence_mean=statistics.fmean(confidences) if confidences else None,
         field_confidence_mean=statistics.fmean(read) if read else None,
+        total_confidence=min(totals) if totals else None,
         n_line_items=float(len(claim.line_items)),
         total_billed_log=math.log1p(max(total, 0.0)) if total is not None else None,
     )

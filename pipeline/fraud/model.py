@@ -45,6 +45,10 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
         "DUPLICATE_SERVICE",
         "{value:.0f} earlier claim(s) for the same patient and the same first day of service",
     ),
+    "dup_any_seen": (
+        "DUPLICATE_CLAIM",
+        "{value:.0f} earlier claim(s) match this one by invoice, amounts, file or patient and day",
+    ),
     "price_ratio_max": (
         "PRICE_ABOVE_REFERENCE",
         "highest unit price is {value:.1f}x the reference fee",
@@ -133,6 +137,7 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
     ),
     "line_confidence_mean": ("LOW_CONFIDENCE", "line items read with {value:.0%} confidence"),
     "field_confidence_mean": ("LOW_CONFIDENCE", "document values read with {value:.0%} confidence"),
+    "total_confidence": ("LOW_CONFIDENCE", "invoice total read with {value:.0%} confidence"),
     "n_line_items": ("LINE_ITEM_COUNT", "{value:.0f} line item(s)"),
     "total_billed_log": ("AMOUNT_BILLED", "billed amount unusual for the training data"),
 }

@@ -52,6 +52,7 @@ def test_features_duplicate_invoice_seen_in_history() -> None:
     again = _features(make_claim("second"), history)
     assert again.dup_invoice_number_seen == 1
     assert again.dup_fingerprint_seen == 1
+    assert again.dup_any_seen == 1  # one earlier claim, however many keys found it
     other = _features(make_claim("third", invoice_number="INV-2", unit_price=99.0), history)
     assert other.dup_invoice_number_seen == 0 and other.dup_fingerprint_seen == 0
 
@@ -200,6 +201,7 @@ def test_features_line_and_field_confidence_mean() -> None:
     assert math.isclose(_features(_with_lines(make_claim(), *lines)).line_confidence_mean, 0.7)
     assert _features(_with_lines(make_claim())).line_confidence_mean is None
     assert math.isclose(_features(make_claim()).field_confidence_mean, 0.95)  # every value 0.95
+    assert _features(make_claim()).total_confidence == 0.95
 
 
 def test_features_diagnosis_implausible_for_sex_and_age() -> None:
@@ -228,6 +230,7 @@ def test_features_same_patient_same_first_day_seen_before() -> None:
     earlier = make_claim("a", invoice_number="OTHER-9", npi="1245319599", unit_price=99.0)
     feats = _features(make_claim("b"), InMemoryClaimHistory([earlier]))
     assert feats.dup_patient_service_day_seen == 1 and feats.dup_invoice_number_seen == 0
+    assert feats.dup_any_seen == 1
     later_day = make_claim("c", service_date="2026-03-09", invoice_date="2026-03-10")
     assert _features(later_day, InMemoryClaimHistory([earlier])).dup_patient_service_day_seen == 0
     assert _features(make_claim("d")).dup_patient_service_day_seen == 0
