@@ -27,6 +27,7 @@ from pipeline.fraud.registry import (
     score_claim,
     train_candidate,
 )
+from pipeline.schema import ExtractedField
 from tests.fraud.conftest import labelled_run, make_claim
 
 
@@ -141,6 +142,27 @@ def test_registry_shipped_current_model_loads_and_scores() -> None:
     assert inflated.score is not None and clean.score is not None
     assert inflated.score > clean.score
     assert inflated.model_version == model.version
+    assert inflated.band == "high" and clean.band == "low"
+
+
+def test_registry_shipped_model_does_not_take_a_missing_total_for_fraud() -> None:
+    """A total nobody could read is unknown, not suspicious: the clean claim stays low."""
+    model = load_model()
+    claim = make_claim("s3")
+    invoice = claim.documents[1]
+    unread = {**invoice.fields, "total": ExtractedField.missing()}
+    claim = claim.model_copy(
+        update={
+            "documents": [claim.documents[0], invoice.model_copy(update={"fields": unread})],
+            "fields": claim.fields.model_copy(update={"total_billed": ExtractedField.missing()}),
+        }
+    )
+    fraud = score_claim(claim, InMemoryClaimHistory(), model)
+    assert fraud.band == "low", fraud
+    no_lines = score_claim(
+        claim.model_copy(update={"line_items": []}), InMemoryClaimHistory(), model
+    )
+    assert no_lines.band == "low", no_lines
 
 
 def test_registry_read_claims_replays_the_recorded_order(tmp_path: Path) -> None:
