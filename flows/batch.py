@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import threading
 import time
 import traceback
 from concurrent.futures import Executor
@@ -62,7 +63,14 @@ from pipeline.review.supersede import (
 )
 from pipeline.schema import Claim, Flag
 
-__all__ = ["PacketOutcome", "BatchSummary", "batch_flow", "batch_flow_for", "summary_table"]
+__all__ = [
+    "PacketOutcome",
+    "BatchSummary",
+    "InboxOrder",
+    "batch_flow",
+    "batch_flow_for",
+    "summary_table",
+]
 
 
 class PacketOutcome(BaseModel):
@@ -104,6 +112,42 @@ class BatchSummary(BaseModel):
         return self.pages / self.seconds if self.seconds > 0 else 0.0
 
 
+class InboxOrder:
+    """Packets are read side by side but scored and recorded one at a time in inbox order.
+
+    Why: the fraud features look a claim up in the history of claims recorded before it, so
+    the later of two packets carrying the same invoice must be the one flagged, whichever
+    finished reading first; and the same batch must give the same scores on every run.
+    Tasks start in submission (inbox) order, so the earliest unfinished packet never waits.
+    """
+
+    def __init__(self, names: list[str], timeout: float = 1800.0) -> None:
+        self._rank = {name: rank for rank, name in enumerate(names)}
+        self._finished: set[int] = set()
+        self._next = 0
+        self._timeout = timeout
+        self._changed = threading.Condition()
+
+    def wait_for_turn(self, name: str) -> bool:
+        """Block until every packet before `name` has finished; False if the wait timed out."""
+        rank = self._rank.get(name)
+        if rank is None:
+            return True
+        with self._changed:
+            return self._changed.wait_for(lambda: self._next >= rank, timeout=self._timeout)
+
+    def finish(self, name: str) -> None:
+        """`name` is recorded, quarantined or skipped: the packets after it may go on."""
+        rank = self._rank.get(name)
+        if rank is None:
+            return
+        with self._changed:
+            self._finished.add(rank)
+            while self._next in self._finished:
+                self._next += 1
+            self._changed.notify_all()
+
+
 @dataclass
 class BatchContext:
     """What every packet task of one batch shares."""
@@ -115,6 +159,7 @@ class BatchContext:
     ledger: Ledger
     history: LedgerClaimHistory
     worker_id: str
+    order: InboxOrder | None = None
 
 
 # Libraries that log the documents' own text at DEBUG (pdfminer logs every string it
@@ -151,6 +196,14 @@ def write_output(path: Path, payload: BaseModel) -> Path:
 @task(cache_policy=NO_CACHE)
 def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
     """Process one packet; any failure quarantines it with its reason and the batch goes on."""
+    try:
+        return _handle_packet(ref, context)
+    finally:
+        if context.order is not None:
+            context.order.finish(ref.name)
+
+
+def _handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
     logger = logging.getLogger("claim_intake.batch")
     started = time.perf_counter()
     out = context.out
@@ -192,6 +245,10 @@ def handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
             "the packet is kept for a re-run after a fix",
             error=type(exc).__name__,
             sha=sha,
+        )
+    if context.order is not None and not context.order.wait_for_turn(ref.name):
+        logger.warning(
+            "packet %s scored out of inbox order (earlier packets still running)", ref.name
         )
     written: list[str] = []
     claims: list[Claim] = []
@@ -481,6 +538,7 @@ def batch_flow(
             ledger=ledger,
             history=LedgerClaimHistory(ledger),
             worker_id=worker_identity(),
+            order=InboxOrder([ref.name for ref in refs]),
         )
         bar = progress.add_task("packets", total=len(refs))
         pages_bar = progress.add_task("pages", total=None)

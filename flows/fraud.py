@@ -75,12 +75,26 @@ def train(
     labels: LabelsOpt,
     claims: ClaimsOpt,
     models: ModelsOpt = DEFAULT_MODELS_DIR,
+    data_note: Annotated[
+        str | None,
+        typer.Option("--data-note", help="where the labelled claims came from, for the card"),
+    ] = None,
+    then_promote: Annotated[
+        bool,
+        typer.Option("--promote", help="promote the candidate unless it is worse than CURRENT"),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="with --promote: promote even if worse than CURRENT")
+    ] = False,
 ) -> None:
-    """Fit a candidate version, scored with CURRENT on the same held-out split (not promoted)."""
+    """Fit a candidate version, scored with CURRENT on the same held-out split (promoted only with --promote)."""
     try:
         from pipeline.fraud.registry import train_candidate
 
-        candidate = train_candidate(labels, claims, models_dir=models)
+        if data_note:
+            candidate = train_candidate(labels, claims, models_dir=models, training_data=data_note)
+        else:
+            candidate = train_candidate(labels, claims, models_dir=models)
     except ClaimIntakeError as error:
         raise _fail(error) from error
     card = candidate.card
@@ -93,9 +107,15 @@ def train(
             },
         )
     )
-    console.print(
-        f"saved to {candidate.path}; promote with `claim-intake fraud promote {candidate.version}`"
-    )
+    if card.comparison_note:
+        console.print(f"CURRENT {card.compared_with}: {card.comparison_note}")
+    if not then_promote:
+        console.print(
+            f"saved to {candidate.path}; promote with `claim-intake fraud promote {candidate.version}`"
+        )
+        return
+    console.print(f"saved to {candidate.path}")
+    promote_command(candidate.version, force=force, models=models)
 
 
 @fraud_app.command("evaluate")
@@ -104,16 +124,26 @@ def evaluate_command(
     claims: ClaimsOpt,
     version: Annotated[str | None, typer.Option("--version", help="default: CURRENT")] = None,
     models: ModelsOpt = DEFAULT_MODELS_DIR,
+    record_as: Annotated[
+        str | None,
+        typer.Option(
+            "--record-as", help="also write the metrics onto the model's card under this name"
+        ),
+    ] = None,
 ) -> None:
     """Score a version (default CURRENT) on every labelled claim."""
     try:
-        from pipeline.fraud.registry import current_version, evaluate
+        from pipeline.fraud.registry import current_version, evaluate, record_evaluation
 
         name = version or current_version(models) or "CURRENT"
         metrics = evaluate(version, labels, claims, models_dir=models)
+        if record_as:
+            record_evaluation(name, record_as, metrics, models_dir=models)
     except ClaimIntakeError as error:
         raise _fail(error) from error
     console.print(metrics_table(f"fraud model {name}", {name: metrics}))
+    if record_as:
+        console.print(f"recorded on the card of {name} as {record_as!r}")
 
 
 @fraud_app.command("promote")

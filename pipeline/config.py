@@ -36,6 +36,11 @@ class Settings(BaseModel):
         default=True,
         description="map extraction scores through models/value_calibrator.json (off only to refit it)",
     )
+    score_fraud: bool = Field(
+        default=True,
+        description="score claims with models/fraud/CURRENT (off to build a training run, "
+        "whatever model is current or even when it no longer loads)",
+    )
     ledger_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of a shared ledger (e.g. PostgreSQL); default OUT/ledger.sqlite",

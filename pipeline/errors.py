@@ -23,6 +23,7 @@ __all__ = [
     "LedgerError",
     "LeaseLostError",
     "LabelsError",
+    "FeatureSetMismatchError",
     "PromotionRefusedError",
     "ReviewError",
 ]
@@ -90,6 +91,10 @@ class LeaseLostError(LedgerError):
 
 class LabelsError(ClaimIntakeError, ValueError):
     """A fraud labels CSV or claims folder is unreadable or does not match; names file and line."""
+
+
+class FeatureSetMismatchError(ConfigError):
+    """A saved fraud model was trained on another feature list than this code computes."""
 
 
 class PromotionRefusedError(ClaimIntakeError, ValueError):

@@ -91,11 +91,14 @@ class Resources:
 
 
 def load_resources(settings: Settings) -> Resources:
-    try:
-        fraud_model: RegisteredModel | None = load_model(models_dir=settings.models_dir / "fraud")
-    except ModelNotFoundError as exc:
-        log.warning("no fraud model: %s; claims are written with fraud band 'unscored'", exc)
-        fraud_model = None
+    fraud_model: RegisteredModel | None = None
+    if not settings.score_fraud:
+        log.info("fraud scoring is off (score_fraud = false); claims are written unscored")
+    else:
+        try:
+            fraud_model = load_model(models_dir=settings.models_dir / "fraud")
+        except ModelNotFoundError as exc:
+            log.warning("no fraud model: %s; claims are written with fraud band 'unscored'", exc)
     calibrator = None
     if settings.calibrate_values:
         calibrator = load_value_calibrator(settings.models_dir / CALIBRATOR_FILE)
@@ -159,7 +162,8 @@ def apply_fraud(claim: Claim, resources: Resources, history: ClaimHistory) -> Cl
             Flag(
                 code="FRAUD_UNSCORED",
                 severity="info",
-                message="no fraud model is installed (models/fraud/CURRENT); the claim is not scored",
+                message="no fraud model is installed (models/fraud/CURRENT) or scoring is off "
+                "(score_fraud = false); the claim is not scored",
             )
         )
         return claim

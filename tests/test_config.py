@@ -39,3 +39,13 @@ def test_config_errors_name_file_key_and_options(tmp_path):
     broken.write_text("language = \n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(broken)
+
+
+def test_config_score_fraud_off_loads_no_fraud_model(tmp_path):
+    from pipeline.process import load_resources
+
+    user = tmp_path / "training-run.toml"
+    user.write_text("score_fraud = false\n")
+    settings = load_settings(user)
+    assert settings.score_fraud is False and load_settings().score_fraud is True
+    assert load_resources(settings).fraud_model is None

@@ -39,6 +39,7 @@ __all__ = [
     "check_completeness",
     "infer_claim_type",
     "is_critical_illness_code",
+    "is_injury_code",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "checklists"
@@ -53,9 +54,11 @@ REQUIRABLE_FIELDS: tuple[str, ...] = (*CLAIM_FIELD_NAMES, DIAGNOSES)
 
 INFERRED_CONFIDENCE: dict[str, float] = {
     "accident_report": 0.85,
+    "certified_critical_illness": 0.8,
+    "injury_codes": 0.8,
     "admission_dates": 0.8,
     "certificate_and_invoice": 0.7,
-    "critical_illness_codes": 0.75,
+    "certificate_without_invoice": 0.6,
     "default_outpatient": 0.55,
 }
 """How sure an inferred claim type is, by the evidence used; below any stated type's usual confidence."""
@@ -65,6 +68,7 @@ _CRITICAL_ILLNESS_RANGES: tuple[tuple[str, str], ...] = (
     ("I60", "I64"),  # stroke
     ("I21", "I22"),  # acute myocardial infarction
 )
+_INJURY_RANGE = ("S00", "T88")  # ICD-10-CM chapter 19: injury, poisoning, external causes
 
 
 class _Strict(BaseModel):
@@ -271,6 +275,12 @@ def is_critical_illness_code(code: str) -> bool:
     return any(low <= category <= high for low, high in _CRITICAL_ILLNESS_RANGES)
 
 
+def is_injury_code(code: str) -> bool:
+    """Injury and poisoning, S00-T88 (by 3-character category): care after an accident."""
+    category = code.strip().upper()[:3]
+    return _INJURY_RANGE[0] <= category <= _INJURY_RANGE[1]
+
+
 def infer_claim_type(
     stated: ExtractedField | None,
     doc_types: Sequence[str],
@@ -279,8 +289,13 @@ def infer_claim_type(
 ) -> ExtractedField:
     """The claim form's stated type when it has one; otherwise the type the documents point to.
 
-    `diagnoses` may be Diagnosis models or bare codes. An inferred type carries no source and a confidence below a typical stated one, taken
-    from `INFERRED_CONFIDENCE` by the evidence that decided it.
+    `diagnoses` may be Diagnosis models or bare codes. The evidence is taken strongest first:
+    an accident report; a diagnosis certificate for a critical illness (cancer, stroke, heart
+    attack), which is what that benefit pays on even when a hospital bill comes with it; an
+    injury diagnosis (S00-T88), whose care follows an accident; admission dates; a certificate
+    with a bill (a hospital stay); a certificate without any bill, the shape of a critical
+    illness claim whose diagnosis was not read. An inferred type carries no source and a
+    confidence below a typical stated one, taken from `INFERRED_CONFIDENCE` by the evidence.
     """
     if stated is not None:
         value = _normalise_type(stated.value)
@@ -289,18 +304,19 @@ def infer_claim_type(
     present = set(doc_types)
     has_invoice = "invoice" in present
     has_certificate = "diagnosis_certificate" in present
+    codes = [d if isinstance(d, str) else d.code for d in diagnoses]
     if "accident_report" in present:
         value, evidence = "accident", "accident_report"
+    elif has_certificate and any(is_critical_illness_code(c) for c in codes):
+        value, evidence = "critical_illness", "certified_critical_illness"
+    elif any(is_injury_code(c) for c in codes):
+        value, evidence = "accident", "injury_codes"
     elif has_admission_dates:
         value, evidence = "inpatient", "admission_dates"
     elif has_certificate and has_invoice:
         value, evidence = "inpatient", "certificate_and_invoice"
-    elif (
-        has_certificate
-        and not has_invoice
-        and any(is_critical_illness_code(d if isinstance(d, str) else d.code) for d in diagnoses)
-    ):
-        value, evidence = "critical_illness", "critical_illness_codes"
+    elif has_certificate:
+        value, evidence = "critical_illness", "certificate_without_invoice"
     else:
         value, evidence = "outpatient", "default_outpatient"
     return ExtractedField(value=value, confidence=INFERRED_CONFIDENCE[evidence], source=None)

@@ -24,6 +24,7 @@ from pipeline.document import DOC_TYPES, Page
 from pipeline.errors import ModelNotFoundError, NotFittedError, UntrustedModelError
 
 __all__ = [
+    "UNREADABLE_CONFIDENCE",
     "PageLabel",
     "PageClassifier",
     "page_text_for_model",
@@ -32,6 +33,9 @@ __all__ = [
     "save_page_classifier",
     "load_page_classifier",
 ]
+
+UNREADABLE_CONFIDENCE = 0.2
+"""How sure `other` is for a page no reader could read: about the share of `other` pages."""
 
 _MONEY = re.compile(r"\$?\d{1,3}(?:[,.]\d{3})*[.,]\d{2}\b")
 _DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")
@@ -154,7 +158,12 @@ class PageClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray([label.doc_type for label in self.label(pages)])
 
     def label(self, pages: Sequence[Page]) -> list[PageLabel]:
-        """One PageLabel per page; empty pages are `other` with the confidence that they are empty."""
+        """One PageLabel per page; empty pages are `other` with the confidence that they are empty.
+
+        A page that could not be read at all (no reader succeeded, it is not blank, the reader
+        said why) is `other` too, but with UNREADABLE_CONFIDENCE: it may be any document, so
+        it goes to an adjuster instead of passing as a known separator or blank sheet.
+        """
         if not pages:
             return []
         proba = self.predict_proba(pages)
@@ -162,7 +171,9 @@ class PageClassifier(ClassifierMixin, BaseEstimator):
         for page, row in zip(pages, proba, strict=True):
             scores = {str(c): float(p) for c, p in zip(self.classes_, row, strict=True)}
             if not page.words:
-                labels.append(PageLabel(doc_type="other", confidence=0.99, scores=scores))
+                unreadable = page.reader == "none" and not page.blank and bool(page.warnings)
+                confidence = UNREADABLE_CONFIDENCE if unreadable else 0.99
+                labels.append(PageLabel(doc_type="other", confidence=confidence, scores=scores))
                 continue
             best = int(np.argmax(row))
             doc_type, confidence = str(self.classes_[best]), float(row[best])

@@ -16,14 +16,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.classify.pages import PageLabel
 from pipeline.document import Page
 
-__all__ = ["PageMarker", "DocumentSpan", "page_marker", "document_key", "split_packet"]
+__all__ = [
+    "PageMarker",
+    "DocumentSpan",
+    "page_marker",
+    "document_key",
+    "same_key",
+    "split_packet",
+]
 
 _PAGE_OF = re.compile(r"\bpage\s*(\d{1,3})\s*(?:of|/)\s*(\d{1,3})\b", re.IGNORECASE)
-_DOC_NUMBER = re.compile(
-    r"\b(?:invoice|statement|bill|report|certificate|claim)\s*(?:number|no\.?|num\.?|#)\s*[:#.]?\s*"
-    r"([A-Z0-9][A-Z0-9-]{3,})",
-    re.IGNORECASE,
-)
+_NUMBER_LABEL = r"\b(?:invoice|statement|bill|report|certificate|claim)\s*(?:number|no\.?|num\.?|#)"
+_NUMBER = r"((?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,})"  # a number has a digit: not the next label
+_DOC_NUMBER = re.compile(_NUMBER_LABEL + r"\s*[:#.]?\s*" + _NUMBER, re.IGNORECASE)
+_LABEL_ONLY = re.compile(_NUMBER_LABEL + r"\s*[:#.]?", re.IGNORECASE)
+_NUMBER_ONLY = re.compile(_NUMBER + r"$", re.IGNORECASE)
+_COLUMN_SLACK = 0.03  # page widths: how far a value may start from its column label
 
 
 class PageMarker(BaseModel):
@@ -56,9 +64,36 @@ def page_marker(page: Page) -> PageMarker | None:
 
 
 def document_key(page: Page) -> str | None:
-    """A document number printed on the page (invoice/statement/report number), upper-cased."""
+    """A document number printed on the page (invoice/statement/report number), upper-cased.
+
+    Either after its label ("Invoice No: A-100") or, in a header row of labels with the
+    values on the row below ("Statement No.  Date" over "ST7558968  2025-03-14"), the
+    value standing under the label.
+    """
     match = _DOC_NUMBER.search(page.text)
-    return match.group(1).upper() if match else None
+    if match:
+        return match.group(1).upper()
+    return _number_under_label(page)
+
+
+def _number_under_label(page: Page) -> str | None:
+    words = [w for line in page.lines for w in line.words]
+    for line in page.lines:
+        text = line.text
+        for match in _LABEL_ONLY.finditer(text):
+            label = line.words[text.count(" ", 0, match.start())]
+            height = max(label.bbox[3] - label.bbox[1], 1e-3)
+            below = [
+                w
+                for w in words
+                if label.bbox[3] - height / 2 < w.bbox[1] < label.bbox[3] + 2.5 * height
+                and abs(w.bbox[0] - label.bbox[0]) < _COLUMN_SLACK
+            ]
+            if below:
+                value = min(below, key=lambda w: w.bbox[1]).text
+                if _NUMBER_ONLY.match(value):
+                    return value.upper()
+    return None
 
 
 class _Open(BaseModel):
@@ -70,8 +105,25 @@ class _Open(BaseModel):
     total: int | None
 
 
+_LOOKALIKE = str.maketrans("OQDILSBZG", "001115826")
+
+
+def same_key(a: str | None, b: str | None) -> bool:
+    """Two document numbers are one when they differ at most by one misread character.
+
+    OCR confuses O/0, I/1, S/5 ...; a long number misread in one place on one page must
+    not cut its document in two, while two bills' numbers differ in several places.
+    """
+    if not a or not b:
+        return False
+    x, y = a.upper().translate(_LOOKALIKE), b.upper().translate(_LOOKALIKE)
+    if x == y:
+        return True
+    return len(x) == len(y) >= 6 and sum(c != d for c, d in zip(x, y, strict=True)) <= 1
+
+
 def _fits(doc: _Open, page: Page, key: str | None, marker: PageMarker | None) -> bool:
-    if key and doc.key and key != doc.key:
+    if key and doc.key and not same_key(key, doc.key):
         return False
     if marker is not None:
         if marker.index in doc.markers:
@@ -82,7 +134,7 @@ def _fits(doc: _Open, page: Page, key: str | None, marker: PageMarker | None) ->
             return False  # a first page starts a document unless a marked one lacks its first page
     if doc.file != page.file:
         # Another file continues a document only with a marker saying so, or the same number.
-        same_number = key is not None and key == doc.key
+        same_number = same_key(key, doc.key)
         continues = marker is not None and marker.index > 1 and doc.total == marker.total
         return same_number or continues
     return True
@@ -100,7 +152,7 @@ def split_packet(pages: Sequence[Page], labels: Sequence[PageLabel]) -> list[Doc
         key, marker = keys[position], markers[position]
         candidates = [d for d in open_docs if d.doc_type == label.doc_type]
         # Prefer the document sharing this page's number, then the most recent one that fits.
-        chosen = next((d for d in candidates if key and d.key == key), None)
+        chosen = next((d for d in candidates if same_key(key, d.key)), None)
         if chosen is None:
             chosen = next(
                 (d for d in reversed(candidates) if _fits(d, page, key, marker)),

@@ -26,6 +26,7 @@ __all__ = [
     "InMemoryClaimHistory",
     "claim_keys",
     "claim_service_date",
+    "fold_identifier",
     "normalize_name",
     "parse_iso_date",
 ]
@@ -108,12 +109,19 @@ def _text(field: ExtractedField | None) -> str | None:
     return text or None
 
 
-def _ident(value: str | None) -> str | None:
-    """Identifiers compared without spaces, dashes and case (OCR and layouts vary on those)."""
+_LOOKALIKE = str.maketrans("OQDILSBZG", "001115826")
+
+
+def fold_identifier(value: str | None) -> str | None:
+    """An identifier compared without spaces, dashes and case, and with the letters OCR takes
+    for digits folded onto them (O/0, I/1, S/5, B/8, Z/2 ...): "HDDS16721784" is "HDD516721784"."""
     if value is None:
         return None
-    cleaned = _NON_ALNUM.sub("", value).upper()
+    cleaned = _NON_ALNUM.sub("", value).upper().translate(_LOOKALIKE)
     return cleaned or None
+
+
+_ident = fold_identifier
 
 
 def _digest(*parts: str) -> str:
@@ -218,7 +226,8 @@ class InMemoryClaimHistory:
     def by_invoice_number(
         self, provider_npi: str, invoice_number: str, exclude: str
     ) -> list[HistoryRecord]:
-        return self._others(self._by_number.get((provider_npi, invoice_number), []), exclude)
+        number = fold_identifier(invoice_number) or ""  # as printed or as claim_keys made it
+        return self._others(self._by_number.get((provider_npi, number), []), exclude)
 
     def by_fingerprint(self, fingerprint: str, exclude: str) -> list[HistoryRecord]:
         return self._others(self._by_fingerprint.get(fingerprint, []), exclude)

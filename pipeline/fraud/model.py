@@ -17,7 +17,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from pipeline.errors import ConfigError, NotFittedError
-from pipeline.fraud.features import FEATURE_NAMES, FraudFeatures
+from pipeline.fraud.features import CONTEXT_FEATURES, FEATURE_NAMES, FraudFeatures
 from pipeline.schema import FraudReason
 
 __all__ = ["FraudModel", "REASON_TEXT", "CALIBRATION_METHODS"]
@@ -41,6 +41,14 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
         "DUPLICATE_INVOICE",
         "{value:.0f} invoice(s) appear twice in this packet",
     ),
+    "dup_patient_service_day_seen": (
+        "DUPLICATE_SERVICE",
+        "{value:.0f} earlier claim(s) for the same patient and the same first day of service",
+    ),
+    "dup_any_seen": (
+        "DUPLICATE_CLAIM",
+        "{value:.0f} earlier claim(s) match this one by invoice, amounts, file or patient and day",
+    ),
     "price_ratio_max": (
         "PRICE_ABOVE_REFERENCE",
         "highest unit price is {value:.1f}x the reference fee",
@@ -59,7 +67,11 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
     ),
     "total_mismatch_rel": (
         "TOTAL_MISMATCH",
-        "line items and printed total differ by {value:.0%} of the total",
+        "line items and printed total differ by {value:.1%} of the total",
+    ),
+    "total_mismatch_abs": (
+        "TOTAL_MISMATCH",
+        "line items and printed total differ by {value:.2f}",
     ),
     "days_service_before_policy": (
         "SERVICE_BEFORE_POLICY",
@@ -80,6 +92,10 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
     "identity_member_mismatch": (
         "IDENTITY_MISMATCH",
         "{value:.0f} document(s) give a different member id",
+    ),
+    "identity_mismatch_confidence": (
+        "IDENTITY_MISMATCH",
+        "documents disagree on who the patient is (both readings {value:.0%} sure)",
     ),
     "units_ratio_max": (
         "IMPLAUSIBLE_UNITS",
@@ -115,6 +131,13 @@ REASON_TEXT: dict[str, tuple[str, str]] = {
     ),
     "read_problem_flags": ("READ_PROBLEM", "{value:.0f} page(s) with reading problems"),
     "low_confidence_flags": ("LOW_CONFIDENCE", "{value:.0f} low-confidence value(s)"),
+    "line_arithmetic_errors": (
+        "READ_PROBLEM",
+        "{value:.0f} line(s) whose quantity x price is not their amount (misread?)",
+    ),
+    "line_confidence_mean": ("LOW_CONFIDENCE", "line items read with {value:.0%} confidence"),
+    "field_confidence_mean": ("LOW_CONFIDENCE", "document values read with {value:.0%} confidence"),
+    "total_confidence": ("LOW_CONFIDENCE", "invoice total read with {value:.0%} confidence"),
     "n_line_items": ("LINE_ITEM_COUNT", "{value:.0f} line item(s)"),
     "total_billed_log": ("AMOUNT_BILLED", "billed amount unusual for the training data"),
 }
@@ -199,23 +222,37 @@ class FraudModel(ClassifierMixin, BaseEstimator):
     def explain(
         self, features: FraudFeatures, top: int = 5, min_weight: float = 0.01
     ) -> list[FraudReason]:
-        """The features that raised this claim's score most, strongest first, with readable detail."""
+        """The signals that raised this claim's score most, strongest first, with readable detail.
+
+        Only what is wrong with the claim is a reason: a signal feature (every one of which
+        grows with suspicion) above its training median. Context features (how well the claim
+        was read, how big it is) weigh the signals but are not reasons themselves: "read with
+        94 % confidence" tells an analyst nothing to investigate.
+        """
         row = np.asarray([features.to_vector()], dtype=float)
+        eligible = [
+            index
+            for index, name in enumerate(FEATURE_NAMES)
+            if name not in CONTEXT_FEATURES and row[0, index] > self.medians_[index]
+        ]
+        if not eligible:
+            return []
         base = float(self.predict_proba(row)[0, 1])
-        trials = np.repeat(row, len(FEATURE_NAMES), axis=0)
-        for index in range(len(FEATURE_NAMES)):
-            trials[index, index] = self.medians_[index]
+        trials = np.repeat(row, len(eligible), axis=0)
+        for trial, index in enumerate(eligible):
+            trials[trial, index] = self.medians_[index]
         drops = base - self.predict_proba(trials)[:, 1]
         reasons: list[FraudReason] = []
-        for index in np.argsort(-drops):
-            weight = float(drops[index])
+        for trial in np.argsort(-drops):
+            weight = float(drops[trial])
             if weight < min_weight or len(reasons) >= top:
                 break
-            name = FEATURE_NAMES[index]
-            value = row[0, index]
+            name = FEATURE_NAMES[eligible[trial]]
+            value = row[0, eligible[trial]]
             code, template = REASON_TEXT[name]
-            detail = template.format(value=value) if np.isfinite(value) else f"{name} not known"
-            reasons.append(FraudReason(code=code, detail=detail, weight=round(weight, 4)))
+            reasons.append(
+                FraudReason(code=code, detail=template.format(value=value), weight=round(weight, 4))
+            )
         return reasons
 
     def __sklearn_tags__(self) -> Any:

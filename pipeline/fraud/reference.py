@@ -46,6 +46,9 @@ class FeeEntry(_Strict):
     national_amount: float = Field(gt=0)
     typical_charge: float = Field(gt=0)
     max_units_per_day: float = Field(gt=0)
+    per_diem: bool = Field(
+        default=False, description="one unit is one day of a stay (room and board, ICU)"
+    )
     source: str
 
 

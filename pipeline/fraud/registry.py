@@ -26,7 +26,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.model_selection import train_test_split
 
 from pipeline.errors import (
-    ConfigError,
+    FeatureSetMismatchError,
     LabelsError,
     ModelNotFoundError,
     PromotionRefusedError,
@@ -56,6 +56,7 @@ __all__ = [
     "current_version",
     "train_candidate",
     "evaluate",
+    "record_evaluation",
     "promote",
     "score_claim",
 ]
@@ -116,6 +117,9 @@ class ModelCard(_Strict):
     current_metrics: Metrics | None = Field(
         default=None, description="CURRENT on the same hold-out"
     )
+    comparison_note: str | None = Field(
+        default=None, description="why CURRENT could not be scored on the hold-out"
+    )
     external_metrics: dict[str, Metrics] = Field(
         default_factory=dict, description="evaluations on other labelled sets, by name"
     )
@@ -163,20 +167,51 @@ def read_labels(paths: list[Path]) -> dict[str, int]:
     return labels
 
 
+def _recorded_order(out: Path) -> dict[str, tuple[str, int]]:
+    """claim_id -> (batch start, rank in the batch) from `OUT/batches/*/summary.json`.
+
+    The batch flow records claims one batch after another and, inside a batch, in inbox
+    order; replaying that order gives every claim the history it was scored against.
+    """
+    order: dict[str, tuple[str, int]] = {}
+    for summary in sorted((out / "batches").glob("*/summary.json")):
+        try:
+            data = json.loads(summary.read_bytes())
+            started = dt.datetime.strptime(summary.parent.name[:15], "%Y%m%dT%H%M%S")
+        except (OSError, ValueError):
+            log.warning("batch summary %s is unreadable; its claims keep file time order", summary)
+            continue
+        when = started.replace(tzinfo=dt.UTC).isoformat(timespec="seconds")
+        outcomes = [o for o in data.get("outcomes", []) if isinstance(o, dict)]
+        for rank, outcome in enumerate(sorted(outcomes, key=lambda o: str(o.get("packet")))):
+            claim_id = outcome.get("claim_id")
+            if isinstance(claim_id, str) and not outcome.get("skipped"):
+                order.setdefault(claim_id, (when, rank))
+    return order
+
+
 def read_claims(claims_dirs: list[Path]) -> list[Claim]:
-    """Claims of one or more run outputs (`<OUT>/claims/*.json`), in processing order."""
+    """Claims of one or more run outputs (`<OUT>/claims/*.json`), in the order they were recorded.
+
+    That is batch by batch and inbox order inside a batch (the batch summaries say which);
+    claims no summary lists (hand-made runs) are placed by `processed_at`, then source.
+    """
     claims: dict[str, Claim] = {}
+    keys: dict[str, tuple[str, int, str]] = {}
     for out in claims_dirs:
         folder = out / "claims" if (out / "claims").is_dir() else out
         if not folder.is_dir():
             raise LabelsError(f"no claims folder at {out}/claims (expected a run output OUT)")
+        recorded = _recorded_order(folder.parent if folder.name == "claims" else out)
         for path in sorted(folder.glob("*.json")):
             try:
                 claim = Claim.model_validate_json(path.read_bytes())
             except ValidationError as error:
                 raise LabelsError(f"{path} is not a claim file: {error}") from error
             claims[claim.claim_id] = claim
-    return sorted(claims.values(), key=lambda c: (c.processed_at or "", c.packet.source))
+            when, rank = recorded.get(claim.claim_id, (claim.processed_at or "", 0))
+            keys[claim.claim_id] = (when, rank, claim.packet.source)
+    return sorted(claims.values(), key=lambda c: keys[c.claim_id])
 
 
 def feature_matrix(claims: list[Claim], history: ClaimHistory | None = None) -> NDArray[np.float64]:
@@ -264,6 +299,8 @@ def card_markdown(card: ModelCard) -> str:
         f"\nCompared on the same hold-out with `{card.compared_with}`: "
         f"ROC-AUC {card.current_metrics.roc_auc}, PR-AUC {card.current_metrics.pr_auc}.\n"
         if card.current_metrics is not None
+        else f"\nCURRENT at training time was `{card.compared_with}`, {card.comparison_note}.\n"
+        if card.comparison_note
         else "\nNo promoted model to compare with at training time.\n"
     )
     external = "".join(
@@ -341,9 +378,12 @@ def load_model(
             f"model card of {version!r} is missing or invalid: {error}"
         ) from error
     if card.feature_names != list(FEATURE_NAMES):
-        raise ConfigError(
-            f"model {version!r} was trained on features {card.feature_names}, "
-            f"this code computes {list(FEATURE_NAMES)}; retrain it"
+        new = [n for n in FEATURE_NAMES if n not in card.feature_names]
+        gone = [n for n in card.feature_names if n not in FEATURE_NAMES]
+        raise FeatureSetMismatchError(
+            f"model {version!r} was trained on {len(card.feature_names)} features, this code "
+            f"computes {len(FEATURE_NAMES)} (new: {new}, no longer computed: {gone}, "
+            "or another order); retrain it"
         )
     return RegisteredModel(version=version, estimator=estimator, card=card)
 
@@ -373,9 +413,17 @@ def train_candidate(
     metrics = compute_metrics(y[test], model.predict_proba(X[test])[:, 1])
     compared_with = current_version(models_dir)
     current_metrics = None
+    comparison_note = None
     if compared_with is not None:
-        current = load_model(compared_with, models_dir)
-        current_metrics = compute_metrics(y[test], current.estimator.predict_proba(X[test])[:, 1])
+        try:
+            current = load_model(compared_with, models_dir)
+        except FeatureSetMismatchError as error:
+            comparison_note = f"not comparable: {error}"
+            log.warning("CURRENT %s cannot score this hold-out: %s", compared_with, error)
+        else:
+            current_metrics = compute_metrics(
+                y[test], current.estimator.predict_proba(X[test])[:, 1]
+            )
     digest = hashlib.sha256(
         "\n".join(f"{i},{label}" for i, label in sorted(zip(ids, y.tolist(), strict=True))).encode()
     ).hexdigest()
@@ -395,6 +443,7 @@ def train_candidate(
         metrics=metrics,
         compared_with=compared_with,
         current_metrics=current_metrics,
+        comparison_note=comparison_note,
     )
     path = save_model(model, card, models_dir)
     log.info("trained fraud model %s on %d labelled claims", card.version, len(y))
@@ -414,6 +463,23 @@ def evaluate(
     return compute_metrics(y, model.estimator.predict_proba(X)[:, 1])
 
 
+def record_evaluation(
+    version: str, name: str, metrics: Metrics, models_dir: Path = DEFAULT_MODELS_DIR
+) -> ModelCard:
+    """Add `metrics` on the labelled set `name` to the card of `version` (card.json and card.md)."""
+    folder = models_dir / version
+    try:
+        card = ModelCard.model_validate_json((folder / "card.json").read_bytes())
+    except (OSError, ValidationError) as error:
+        raise ModelNotFoundError(
+            f"model card of {version!r} is missing or invalid: {error}"
+        ) from error
+    card = card.model_copy(update={"external_metrics": {**card.external_metrics, name: metrics}})
+    (folder / "card.json").write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
+    return card
+
+
 def promote(
     version: str,
     models_dir: Path = DEFAULT_MODELS_DIR,
@@ -430,8 +496,9 @@ def promote(
     if previous is not None and previous != version and not force:
         card = candidate.card
         if card.compared_with != previous or card.current_metrics is None:
+            why = card.comparison_note or f"it was compared with {card.compared_with!r}"
             raise PromotionRefusedError(
-                f"{version} was compared with {card.compared_with!r}, but CURRENT is {previous!r}; "
+                f"{version} has no comparison with CURRENT {previous!r} on its hold-out ({why}); "
                 "retrain to compare on the same hold-out, or promote with force"
             )
         new_auc, old_auc = card.metrics.roc_auc, card.current_metrics.roc_auc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.fraud.history import ClaimHistory, HistoryRecord, claim_keys
+from pipeline.fraud.history import ClaimHistory, HistoryRecord, claim_keys, fold_identifier
 from pipeline.ledger.core import Ledger
 from pipeline.ledger.models import ClaimRecord
 from pipeline.schema import Claim
@@ -23,7 +23,8 @@ _PROVIDER = "provider"
 
 
 def _invoice_key(provider_npi: str, invoice_number: str) -> str:
-    return f"{provider_npi}|{invoice_number}"
+    # Folding is idempotent: a number as printed and one claim_keys folded give one key.
+    return f"{provider_npi}|{fold_identifier(invoice_number) or ''}"
 
 
 def _history(records: list[ClaimRecord]) -> list[HistoryRecord]:

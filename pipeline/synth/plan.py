@@ -75,6 +75,7 @@ _DOC_ORDER = (
     "diagnosis_certificate",
     "accident_report",
 )
+_PRINTS_DOB = frozenset({"claim_form", "invoice", "medical_record", "diagnosis_certificate"})
 _INVOICE_PATTERNS = ("inflated_amount", "total_mismatch", "implausible_units", "duplicate_invoice")
 FRAUD_RATE = 0.2
 INCOMPLETE_RATE = 0.15
@@ -435,14 +436,18 @@ def plan_packet(seed: int, index: int, language: str = "en") -> Story:
             d for d in docs if d != "claim_form"
         ]
         others = [d for d in docs if d not in targets[:1]]
-        if targets and others:
-            target = rng.choice(targets)
-            if base.name is not None and (rng.random() < 0.5 or base.dob is None):
-                identities[target] = base.model_copy(
-                    update={"name": _altered_name(rng, fake, patient)}
-                )
-            else:
-                identities[target] = base.model_copy(update={"dob": _altered_dob(rng, patient.dob)})
+        target = rng.choice(targets) if targets and others else None
+        alter_name = False
+        if target is not None:
+            alter_name = base.name is not None and (rng.random() < 0.5 or base.dob is None)
+            if not alter_name and target not in _PRINTS_DOB:
+                # an id card may leave the birth date off, an accident report never prints it:
+                # the other person's DOB goes on a document that always shows one
+                target = next((d for d in targets if d in _PRINTS_DOB), None)
+        if target is not None and alter_name:
+            identities[target] = base.model_copy(update={"name": _altered_name(rng, fake, patient)})
+        elif target is not None:
+            identities[target] = base.model_copy(update={"dob": _altered_dob(rng, patient.dob)})
         else:
             patterns.remove("identity_mismatch")
             patterns.append("service_before_policy")

@@ -192,12 +192,21 @@ def test_completeness_infer_stated_type_wins():
     [
         (["claim_form", "accident_report", "invoice"], True, [], "accident"),
         (["claim_form", "invoice"], True, [], "inpatient"),
-        (["diagnosis_certificate", "invoice"], False, ["C50.9"], "inpatient"),
+        # a certified critical illness is that benefit's claim, bill or hospital stay or not
+        (["diagnosis_certificate", "invoice"], False, ["C50.9"], "critical_illness"),
+        (["diagnosis_certificate", "invoice"], True, ["I21.4"], "critical_illness"),
         (["diagnosis_certificate", "medical_record"], False, ["C50.911"], "critical_illness"),
         (["diagnosis_certificate"], False, ["I63.9"], "critical_illness"),
         (["diagnosis_certificate"], False, ["I21.4"], "critical_illness"),
-        (["diagnosis_certificate"], False, ["I10"], "outpatient"),
-        (["diagnosis_certificate"], False, ["D48.9"], "outpatient"),
+        # a cancer code without a certificate may be any oncology visit
+        (["claim_form", "invoice", "medical_record"], False, ["C61"], "outpatient"),
+        # injury codes: the accident report is what is missing
+        (["claim_form", "invoice", "medical_record"], False, ["S61.411A", "W10.9XXA"], "accident"),
+        (["claim_form", "invoice"], True, ["S72.001A"], "accident"),
+        (["diagnosis_certificate", "invoice"], False, ["I10"], "inpatient"),
+        # a certificate and no bill at all: a critical illness whose diagnosis was not read
+        (["diagnosis_certificate"], False, ["I10"], "critical_illness"),
+        (["diagnosis_certificate", "medical_record"], False, [], "critical_illness"),
         (["claim_form", "invoice", "medical_record"], False, ["J18.9"], "outpatient"),
         ([], False, [], "outpatient"),
     ],

@@ -4,7 +4,12 @@ import pickle
 
 import pytest
 
-from pipeline.classify.pages import PageClassifier, load_page_classifier, save_page_classifier
+from pipeline.classify.pages import (
+    UNREADABLE_CONFIDENCE,
+    PageClassifier,
+    load_page_classifier,
+    save_page_classifier,
+)
 from pipeline.classify.train import ocr_noise, phrase_pages
 from pipeline.document import Page
 from pipeline.errors import NotFittedError, UntrustedModelError
@@ -41,6 +46,19 @@ def test_pages_empty_page_is_other(fitted):
     empty = Page(file="a.pdf", page=1, width=612, height=792)
     label = fitted.label([empty])[0]
     assert label.doc_type == "other" and label.confidence > 0.9
+
+
+def test_pages_unreadable_page_is_other_but_uncertain(fitted):
+    failed = Page(
+        file="a.tif",
+        page=1,
+        width=612,
+        height=792,
+        reader="none",
+        warnings=["Tesseract did not finish a 2550x3302 page within 30.0 s (psm=11)"],
+    )
+    label = fitted.label([failed])[0]
+    assert label.doc_type == "other" and label.confidence == UNREADABLE_CONFIDENCE < 0.5
 
 
 def test_pages_unfitted_model_raises_named_error():

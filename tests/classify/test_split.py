@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pipeline.classify.pages import PageLabel
-from pipeline.classify.split import document_key, page_marker, split_packet
+from pipeline.classify.split import document_key, page_marker, same_key, split_packet
 from tests.helpers import make_page
 
 
@@ -74,3 +74,44 @@ def test_split_every_page_exactly_once_for_mixed_labels():
     spans = split_packet(pages, [_label(k) for k in kinds])
     covered = sorted(p for s in spans for p in s.pages)
     assert covered == list(range(len(kinds)))
+
+
+def test_split_number_under_its_label_in_a_header_row():
+    # header layout: labels on one row, values on the next ("Statement No.  Statement Date");
+    # the next column's label is not the number, the value under the label is
+    first = make_page(["Statement No. Statement Date", "ST7558968 2025-03-14", "Page 1/3"], page=1)
+    assert document_key(first) == "ST7558968"
+    assert document_key(make_page(["Invoice # Bill Date", "March 2, 2025"])) is None
+    pages = [
+        first,
+        make_page(["Statement No. ST7558968", "Page 2/3"], page=2),
+        make_page(["Statement No. ST7558968", "Page 3/3"], page=3),
+    ]
+    spans = split_packet(pages, [_label("invoice")] * 3)
+    assert [s.pages for s in spans] == [[0, 1, 2]]
+    assert spans[0].key == "ST7558968"
+
+
+def test_split_two_unmarked_bills_in_one_file_part_on_their_numbers():
+    pages = [
+        make_page(["General Hospital", "Invoice # Bill Date", "INV-2025-146545 30-Oct-2025"]),
+        make_page(["General Hospital Invoice # INV-2025-146545", "Room and board"], page=2),
+        make_page(["Imaging Center", "Statement No. Invoice Date", "ST2785810 2025-10-09"], page=3),
+    ]
+    spans = split_packet(pages, [_label("invoice")] * 3)
+    assert [s.pages for s in spans] == [[0, 1], [2]]
+    assert [s.key for s in spans] == ["INV-2025-146545", "ST2785810"]
+
+
+def test_split_same_key_forgives_one_misread_character_only():
+    assert same_key("INV-2025-146545", "INV-2025-146545")
+    assert same_key("ST7558968", "5T7558968")  # S read as 5
+    assert same_key("INV-2025-146545", "INV-2025-146546")  # one digit misread
+    assert not same_key("INV-2025-146545", "INV-2025-189511")
+    assert not same_key("A-100", "A-101")  # short numbers must match exactly
+    assert not same_key(None, "A-100")
+    pages = [
+        make_page(["Invoice No: INV-2025-146545", "Page 1 of 2"]),
+        make_page(["Invoice No: INV-2O25-146545", "Page 2 of 2"], page=2),
+    ]
+    assert len(split_packet(pages, [_label("invoice")] * 2)) == 1

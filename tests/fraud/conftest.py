@@ -38,8 +38,12 @@ def make_claim(
     dob: str = "1980-02-03",
     diagnoses: tuple[str, ...] = ("J18.9",),
     member_id: str = "ABC123456",
+    read_confidence: float | None = None,
 ) -> Claim:
-    """A consistent outpatient claim: claim form, invoice with a 99213 visit and a CBC."""
+    """A consistent outpatient claim: claim form, invoice with a 99213 visit and a CBC.
+
+    Values carry scan-like confidences (0.9-0.95) unless `read_confidence` sets them all, e.g.
+    0.99 for a claim read from text layers."""
     lines = [
         LineItem(
             document=1,
@@ -72,7 +76,7 @@ def make_claim(
     }
     if sex is not None:
         form_fields["patient_sex"] = f(sex)
-    return Claim(
+    claim = Claim(
         claim_id=claim_id,
         packet=PacketInfo(
             source=f"{claim_id}.pdf",
@@ -113,6 +117,13 @@ def make_claim(
         diagnoses=[Diagnosis(code=c, valid=True, confidence=0.9) for c in diagnoses],
         line_items=lines,
     )
+    if read_confidence is not None:
+        values = [*claim.line_items, *claim.diagnoses]
+        values += [field for doc in claim.documents for field in doc.fields.values()]
+        values += [v for v in vars(claim.fields).values() if isinstance(v, ExtractedField)]
+        for value in values:
+            value.confidence = read_confidence
+    return claim
 
 
 def labelled_run(out: Path, n: int = 80, seed: int = 0, shuffle_labels: bool = False) -> Path:

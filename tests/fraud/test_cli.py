@@ -42,3 +42,30 @@ def test_cli_retrain_flow_trains_and_evaluates(tmp_path: Path) -> None:
     metrics = retrain_fraud_model.fn([labels], [tmp_path / "run"], tmp_path / "models")
     assert metrics.n == 60 and metrics.roc_auc is not None
     assert (tmp_path / "models" / "v001" / "card.json").is_file()
+
+
+def test_cli_train_promote_and_record_an_evaluation(tmp_path: Path) -> None:
+    labels = labelled_run(tmp_path / "run", n=60)
+    fresh = labelled_run(tmp_path / "fresh", n=40, seed=3)
+    models = tmp_path / "models"
+    trained = runner.invoke(
+        fraud_app,
+        [
+            "train",
+            *("--labels", str(labels), "--claims", str(tmp_path / "run")),
+            *("--models", str(models), "--data-note", "sixty hand-made claims", "--promote"),
+        ],
+    )
+    assert trained.exit_code == 0, trained.output
+    assert current_version(models) == "v001" and "CURRENT is now v001" in trained.output
+    assert "sixty hand-made claims" in (models / "v001" / "card.md").read_text()
+    evaluated = runner.invoke(
+        fraud_app,
+        [
+            "evaluate",
+            *("--labels", str(fresh), "--claims", str(tmp_path / "fresh")),
+            *("--models", str(models), "--record-as", "fresh seed 3"),
+        ],
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "On fresh seed 3: ROC-AUC" in (models / "v001" / "card.md").read_text()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
 import pytest
 
-from pipeline.errors import LabelsError, PromotionRefusedError, UntrustedModelError
+from pipeline.errors import (
+    FeatureSetMismatchError,
+    LabelsError,
+    PromotionRefusedError,
+    UntrustedModelError,
+)
 from pipeline.fraud.history import InMemoryClaimHistory
 from pipeline.fraud.model import FraudModel
 from pipeline.fraud.reference import Bands
@@ -16,10 +22,12 @@ from pipeline.fraud.registry import (
     evaluate,
     load_model,
     promote,
+    read_claims,
     read_labels,
     score_claim,
     train_candidate,
 )
+from pipeline.schema import ExtractedField
 from tests.fraud.conftest import labelled_run, make_claim
 
 
@@ -59,14 +67,36 @@ def test_registry_refuses_worse_candidate_unless_forced(tmp_path: Path) -> None:
     good = labelled_run(tmp_path / "good")
     first = train_candidate([good], [tmp_path / "good"], models_dir=models, estimator=_fast())
     promote(first.version, models_dir=models)
-    noise = labelled_run(tmp_path / "noise", seed=1, shuffle_labels=True)
-    worse = train_candidate([noise], [tmp_path / "noise"], models_dir=models, estimator=_fast())
+    # a candidate that cannot split (every leaf would need more claims than it has) ranks
+    # nothing: worse than CURRENT on the same hold-out whatever the random draws
+    blind = FraudModel(max_iter=5, min_samples_leaf=1000)
+    worse = train_candidate([good], [tmp_path / "good"], models_dir=models, estimator=blind)
+    assert worse.card.metrics.roc_auc == 0.5
     with pytest.raises(PromotionRefusedError, match="ROC-AUC") as refused:
         promote(worse.version, models_dir=models)
     assert "v001" in str(refused.value) and worse.version in str(refused.value)
     assert current_version(models) == "v001"
     promote(worse.version, models_dir=models, force=True)
     assert current_version(models) == worse.version
+
+
+def test_registry_current_on_another_feature_set_is_noted_and_needs_force(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    labels = labelled_run(tmp_path / "run")
+    first = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=_fast())
+    promote(first.version, models_dir=models)
+    card = json.loads((first.path / "card.json").read_text())
+    card["feature_names"] = ["an_old_feature"]  # as if saved before the feature list changed
+    (first.path / "card.json").write_text(json.dumps(card))
+    with pytest.raises(FeatureSetMismatchError, match=r"no longer computed: \['an_old_feature'\]"):
+        load_model(models_dir=models)
+    second = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=_fast())
+    assert second.card.compared_with == "v001" and second.card.current_metrics is None
+    assert second.card.comparison_note and "not comparable" in second.card.comparison_note
+    assert "not comparable" in (second.path / "card.md").read_text()
+    with pytest.raises(PromotionRefusedError, match="not comparable"):
+        promote(second.version, models_dir=models)
+    assert promote(second.version, models_dir=models, force=True) == "v001"
 
 
 def test_registry_refuses_pickle_renamed_skops(tmp_path: Path) -> None:
@@ -107,8 +137,65 @@ def test_registry_bands_from_cut_offs() -> None:
 def test_registry_shipped_current_model_loads_and_scores() -> None:
     model = load_model()  # models/fraud/CURRENT, through the skops allow-list
     assert model.card.feature_names and model.card.metrics.roc_auc is not None
-    inflated = score_claim(make_claim("s1", unit_price=135.0 * 7), InMemoryClaimHistory(), model)
-    clean = score_claim(make_claim("s2"), InMemoryClaimHistory(), model)
+    history = InMemoryClaimHistory()
+    inflated = score_claim(
+        make_claim("s1", unit_price=135.0 * 7, read_confidence=0.99), history, model
+    )
+    clean = score_claim(make_claim("s2", read_confidence=0.99), history, model)
     assert inflated.score is not None and clean.score is not None
     assert inflated.score > clean.score
     assert inflated.model_version == model.version
+    assert inflated.band == "high" and clean.band == "low"
+    assert inflated.reasons and inflated.reasons[0].code.startswith("PRICE_")
+    # Read from a scan (values 90 % sure) the same prices may be a misread: still flagged.
+    scanned = score_claim(make_claim("s3", unit_price=135.0 * 7), history, model)
+    assert scanned.band != "low"
+
+
+def test_registry_shipped_model_does_not_take_a_missing_total_for_fraud() -> None:
+    """A total nobody could read is unknown, not suspicious: the clean claim stays low."""
+    model = load_model()
+    claim = make_claim("s3")
+    invoice = claim.documents[1]
+    unread = {**invoice.fields, "total": ExtractedField.missing()}
+    claim = claim.model_copy(
+        update={
+            "documents": [claim.documents[0], invoice.model_copy(update={"fields": unread})],
+            "fields": claim.fields.model_copy(update={"total_billed": ExtractedField.missing()}),
+        }
+    )
+    fraud = score_claim(claim, InMemoryClaimHistory(), model)
+    assert fraud.band == "low", fraud
+    no_lines = score_claim(
+        claim.model_copy(update={"line_items": []}), InMemoryClaimHistory(), model
+    )
+    assert no_lines.band == "low", no_lines
+
+
+def test_registry_read_claims_replays_the_recorded_order(tmp_path: Path) -> None:
+    """Batch by batch, inbox order inside a batch: the history each claim was scored against."""
+    out = tmp_path / "out"
+    (out / "claims").mkdir(parents=True)
+    # b finished reading first (earlier processed_at) but a comes first in the inbox
+    times = {"a": "2026-01-02T10:00:09+00:00", "b": "2026-01-02T10:00:01+00:00"}
+    times["c"] = "2026-01-02T11:00:00+00:00"
+    for name, when in times.items():
+        claim = make_claim(name).model_copy(update={"processed_at": when})
+        (out / "claims" / f"{name}.json").write_text(claim.model_dump_json())
+    first = out / "batches" / "20260102T100000-aaaaaa"
+    second = out / "batches" / "20260102T110000-bbbbbb"
+    for folder, outcomes in (
+        (first, [("b.pdf", "b"), ("a.pdf", "a")]),
+        (second, [("a.pdf", "a"), ("c.pdf", "c")]),
+    ):
+        folder.mkdir(parents=True)
+        rows = [
+            {"packet": packet, "claim_id": cid, "skipped": cid == "a" and folder == second}
+            for packet, cid in outcomes
+        ]
+        (folder / "summary.json").write_text(json.dumps({"outcomes": rows}))
+    assert [c.claim_id for c in read_claims([out])] == ["a", "b", "c"]
+    # without summaries: processed_at, then source
+    for folder in (first, second):
+        (folder / "summary.json").unlink()
+    assert [c.claim_id for c in read_claims([out])] == ["b", "a", "c"]

@@ -225,6 +225,10 @@ def test_plan_fraud_patterns_are_visible() -> None:
                 assert "claim_form" in s.doc_types
             if p == "identity_mismatch":
                 assert len({s.identities[d] for d in s.doc_types}) > 1
+                form = s.identities["claim_form"]
+                for d in s.doc_types:
+                    if s.identities[d].dob != form.dob:  # an id card may not print a DOB
+                        assert d in ("invoice", "medical_record", "diagnosis_certificate")
             if p == "duplicate_invoice":
                 others = [o for o in stories[: s.index] if o.invoices]
                 assert any(o.invoices[0] == s.invoices[0] for o in others)
