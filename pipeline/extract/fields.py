@@ -224,6 +224,7 @@ def _name_word(text: str) -> str:
 
 
 _DOLLAR_S = re.compile(r"\$[A-Za-z0-9]*\d[A-Za-z0-9\-/]*")
+_INITIAL = re.compile(r"[^\W\d_]\.")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
 
 
@@ -231,6 +232,7 @@ def _read_value(
     kind: FieldKind, tokens: list[Tok], vocab: LangVocab
 ) -> tuple[str | float | tuple[str, str | None], list[Tok], float] | None:
     """The typed value at the start of `tokens`, the tokens it used and a validation score."""
+    raw = tokens
     tokens = [t for t in tokens if t.text.strip(":#.-|") or t.text in ("#",)]
     tokens = [t for t in tokens if t.text not in (":", "#", "-", "|")]
     if not tokens:
@@ -291,12 +293,25 @@ def _read_value(
                 return f"{m.group(1)}-{m.group(2)}", [tok], 1.0
         return None
     if kind == "id":
-        span = _value_span(tokens[:6], 0.025)
+        # the value from its first real token on, with hyphens OCR set apart ("POL - 6603894")
+        start = raw.index(tokens[0])
+        span = _value_span(raw[start : start + 8], 0.025)
         used, parts = [], []
+        joiner = ""
         for tok in span:
             text = tok.text.strip(":#,")
+            if used and text in ("-", "/") and not joiner:
+                joiner = text
+                continue
+            if not used:
+                text = text.lstrip("-_~")  # a form rule's speck in front: "-POL-4914628"
             if not used and _DOLLAR_S.fullmatch(text):
                 text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140")
+            if joiner:
+                if not any(c.isdigit() for c in text):
+                    break  # "M123 - Plan B": a dash between an id and the next words
+                text = joiner + text.lstrip("-/")
+                joiner = ""
             # a later part may start with its joining hyphen: "802858 -67" is 802858-67
             lead = r"[-/]?" if used else ""
             if not re.fullmatch(lead + r"[A-Za-z0-9][A-Za-z0-9\-/.]*", text):
@@ -323,6 +338,10 @@ def _read_value(
         used, words = [], []
         for tok in _value_span(tokens[:7], 0.05):
             text = _name_word(tok.text) if used else tok.text
+            if used and _INITIAL.fullmatch(text):
+                text = (
+                    text.upper()
+                )  # OCR reads a small-print initial in lower case: "Cynthia s. Brown"
             if not _NAME_WORD.match(text) or tok.norm in stop:
                 break
             if text[0].islower() and text.lower() not in vocab.name_particles:
@@ -488,8 +507,12 @@ def _below(
             for t in o.tokens
             if x0 - 0.02 <= t.xc < bound
             and t.bbox[2] > x0 - 0.01
-            and any(c.isalnum() for c in t.text)
+            and (any(c.isalnum() for c in t.text) or t.text in ("-", "/"))
         ]
+        while toks and not any(c.isalnum() for c in toks[-1].text):
+            toks.pop()
+        while toks and not any(c.isalnum() for c in toks[0].text):
+            toks.pop(0)  # a hyphen OCR set apart stays only inside a value ("POL - 6603894")
         if not toks:
             continue  # nothing, or only OCR specks (":" ";" "-") under the label
         other = next(o for o in row if any(t is toks[0] for t in o.tokens))

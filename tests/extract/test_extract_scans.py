@@ -423,3 +423,30 @@ def test_line_items_cents_without_their_whole_part_are_no_amount(nlp) -> None:
     )
     items = extract_document("invoice", [p], nlp).line_items
     assert [(i.code, i.amount) for i in items] == [("80048", 26.09)]
+
+
+def test_fields_ocr_marks_in_values_read_through(nlp) -> None:
+    # a lower-case initial, a hyphen set apart, a rule's speck before an id, a speck in a date
+    p = scan(
+        [
+            [(0.08, 0.150, "Patient Name")],
+            [(0.08, 0.165, "Cynthia s. Brown")],
+            [(0.50, 0.150, "Date of Birth")],
+            [(0.50, 0.165, "February 1,.1948")],
+            [(0.08, 0.200, "Policy No.")],
+            [(0.08, 0.215, "POL - 6603894")],
+            [(0.50, 0.200, "Member ID")],
+            [(0.50, 0.215, "-G15498635")],
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Cynthia S. Brown"
+    assert r.fields["patient_dob"].value == "1948-02-01"
+    assert r.fields["policy_number"].value == "POL-6603894"
+    assert r.fields["member_id"].value == "G15498635"
+
+
+def test_fields_id_then_dash_then_words_keeps_the_id_alone(nlp) -> None:
+    p = scan([[(0.08, 0.150, "Member ID: M1234567 - Plan B")]])
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["member_id"].value == "M1234567"
