@@ -600,6 +600,66 @@ def _npi_fallback(lines: list[LayoutLine]) -> _Candidate | None:
     return None
 
 
+_PHONE = re.compile(r"\(?\d{3}\)?[-. ]?\d{3}[-. ]\d{4}")
+
+
+def _whole_line(kind: FieldKind, line: LayoutLine, vocab: LangVocab) -> _Candidate | None:
+    """The line read as one value of `kind`, when that value is all the line holds."""
+    read = _read_value(kind, line.tokens, vocab)
+    if read is None or len(read[1]) != len(line.tokens):
+        return None
+    value, used, valid = read
+    if isinstance(value, tuple):
+        return None
+    return _Candidate("", value, used, "pattern", None, valid * 0.5)
+
+
+def _card_fallbacks(
+    lines: list[LayoutLine], vocab: LangVocab, found: dict[str, list[_Candidate]]
+) -> list[_Candidate]:
+    """An ID card's name and member id where no label anchored them.
+
+    Cards print their small labels faintly, and copies and photos lose them, while the
+    values stay legible: the holder's name is the first line that is nothing but a name
+    (not the insurer's, not the plan's), the member id the first line below it that is
+    nothing but an id.
+    """
+    taken = {id(t) for cands in found.values() for c in cands for t in c.tokens}
+    org = {norm(w) for w in vocab.organisation_words}
+    out: list[_Candidate] = []
+    ordered = sorted(lines, key=lambda o: (o.page_index, o.bbox[1], o.bbox[0]))
+    name_line: LayoutLine | None = None
+    for line in ordered:
+        if any(id(t) in taken for t in line.tokens) or any(t.norm in org for t in line.tokens):
+            continue
+        cand = _whole_line("name", line, vocab)
+        if cand is not None:
+            name_line = line
+            if not found.get("patient_name"):
+                cand.field = "patient_name"
+                out.append(cand)
+            break
+    if found.get("member_id"):
+        return out
+    for line in ordered:
+        if name_line is not None and (
+            line.page_index != name_line.page_index or line.bbox[1] <= name_line.bbox[1]
+        ):
+            continue
+        if any(id(t) in taken for t in line.tokens) or not any(
+            c.isdigit() for c in line.tokens[0].text
+        ):
+            continue  # "Grp 62729", "BIN 610014": an id after a word is that word's number
+        if _PHONE.search(line.text) or sum(c.isdigit() for c in line.text) < 5:
+            continue
+        cand = _whole_line("id", line, vocab)
+        if cand is not None:
+            cand.field = "member_id"
+            out.append(cand)
+            break
+    return out
+
+
 _MARK_GAP = 0.06  # page widths between a checkbox and its option's word
 
 
@@ -825,6 +885,9 @@ def extract_fields(
         fb = _npi_fallback(lines)
         if fb:
             cands["provider_npi"] = [fb]
+    if doc_type == "id_document" and vocab.organisation_words:
+        for fb in _card_fallbacks(lines, vocab, cands):
+            cands[fb.field] = [fb]
 
     fields: dict[str, ExtractedField] = {}
     evidence: dict[str, ValueEvidence] = {}
