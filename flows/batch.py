@@ -1,8 +1,11 @@
 """The batch flow: every packet in an inbox becomes a claim file or a quarantine record.
 
-The flow body is the table of contents; the work is in `pipeline.process`. Packets run
-side by side on a thread pool; their scanned pages go to a process pool of Tesseract
-workers (one thread each), so both cores stay busy on one big packet or many small ones.
+The flow body is the table of contents; the work is in `pipeline.intake` (reading) and
+`pipeline.process` (understanding). Packets run side by side on a thread pool; their scanned
+pages go to a process pool of Tesseract workers (one thread each), so both cores stay busy
+on one big packet or many small ones. Reading needs no models: it starts at once, while a
+background thread imports spaCy, the ICD-10-CM tables and scikit-learn and loads the models
+(10-30 s on a busy two-core machine, which the batch used to wait for).
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import secrets
 import threading
 import time
 import traceback
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -28,8 +31,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.config import load_settings
+from pipeline.config import Settings, load_settings
 from pipeline.errors import ReviewError, UnreadablePacketError
+from pipeline.intake import read_stage
 from pipeline.io.emit import (
     QuarantineRecord,
     atomic_write_json,
@@ -48,20 +52,14 @@ from pipeline.ledger import (
     worker_identity,
 )
 from pipeline.ledger.history import LedgerClaimHistory
-from pipeline.process import Resources, apply_fraud, load_resources, process_packet
 from pipeline.reading.ocr import init_ocr_worker
 from pipeline.reading.pool import RecoveringPool
-from pipeline.review.claims import Rechecker
 from pipeline.review.store import REVIEW_DB_NAME, open_store
-from pipeline.review.supersede import (
-    ReviewHistory,
-    review_history,
-    reviewed_claim,
-    save_supersession,
-    supersede,
-    superseded_flag,
-)
 from pipeline.schema import Claim, Flag
+
+if TYPE_CHECKING:
+    from pipeline.process import Resources
+    from pipeline.review.supersede import ReviewHistory
 
 __all__ = [
     "PacketOutcome",
@@ -152,14 +150,43 @@ class InboxOrder:
 class BatchContext:
     """What every packet task of one batch shares."""
 
-    resources: Resources
+    loading: Future[Resources]
     executor: Executor | None
     inbox: Path
     out: Path
     ledger: Ledger
     history: LedgerClaimHistory
     worker_id: str
+    settings: Settings
     order: InboxOrder | None = None
+
+    @property
+    def resources(self) -> Resources:
+        """The batch's models, once loaded; raises BatchStopped if they could not be."""
+        try:
+            return self.loading.result()
+        except Exception as exc:  # noqa: BLE001 - any load failure stops the batch
+            raise BatchStopped(f"the batch's models could not be loaded: {exc}") from exc
+
+
+class BatchStopped(Exception):
+    """The batch cannot go on (its models did not load): packets in flight are given back."""
+
+
+def _load_in_background(settings: Settings) -> Future[Resources]:
+    """Import the understanding half of the pipeline and load its models on a thread."""
+    loading: Future[Resources] = Future()
+
+    def load() -> None:
+        try:
+            from pipeline.process import load_resources
+
+            loading.set_result(load_resources(settings))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for it
+            loading.set_exception(exc)
+
+    threading.Thread(target=load, name="load-resources", daemon=True).start()
+    return loading
 
 
 # Libraries that log the documents' own text at DEBUG (pdfminer logs every string it
@@ -227,9 +254,15 @@ def _handle_packet(ref: PacketRef, context: BatchContext) -> PacketOutcome:
         )
     try:
         with context.ledger.keep_alive(claimed):
-            result = process_packet(
-                ref, context.resources, executor=context.executor, inbox=context.inbox, sha256=sha
+            packet = read_stage(
+                ref, context.settings, executor=context.executor, inbox=context.inbox, sha256=sha
             )
+            from pipeline.process import understand
+
+            result = understand(packet, context.resources)
+    except BatchStopped:
+        context.ledger.release(claimed)
+        raise
     except UnreadablePacketError as exc:
         return _quarantine(
             ref, context, claimed, reason=str(exc), error=type(exc).__name__, sha=sha
@@ -303,6 +336,8 @@ def _write_claim(
     """Score, link to the claim it supersedes and write one claim of the packet: (the claim
     as written, files written, a note). A claim reviewed before is kept as the adjuster left it.
     """
+    from pipeline.review.supersede import review_history, reviewed_claim, superseded_flag
+
     out = context.out
     claim_file = out / "claims" / f"{claim.claim_id}.json"
     restored = not claim_file.is_file()
@@ -345,6 +380,9 @@ def carry_review(
 ) -> Claim:
     """A new version of a reviewed packet: carry the corrections that still hold, re-check,
     keep version 1 (the pipeline's output) and the carried version, and send it to review."""
+    from pipeline.review.claims import Rechecker
+    from pipeline.review.supersede import save_supersession, supersede
+
     resources = context.resources
     checker = Rechecker(
         thresholds=resources.settings.review,
@@ -383,6 +421,8 @@ def score_and_record(claim: Claim, packet_name: str, context: BatchContext) -> C
                 message=f"the same packet bytes were already received as {duplicates[0].packet_name}",
             )
         )
+    from pipeline.process import apply_fraud
+
     claim = apply_fraud(claim, context.resources, context.history)
     if duplicates:
         claim.status = "rejected"
@@ -522,7 +562,7 @@ def batch_flow(
         inbox.name,
         display_target(ledger_at),
     )
-    resources = load_resources(settings)
+    loading = _load_in_background(settings)
     console = Console(stderr=True) if show_progress else None
     outcomes: list[PacketOutcome] = []
     with (
@@ -531,7 +571,8 @@ def batch_flow(
         _progress(console) as progress,
     ):
         context = BatchContext(
-            resources=resources,
+            loading=loading,
+            settings=settings,
             executor=executor,
             inbox=inbox,
             out=out,
@@ -563,8 +604,10 @@ def batch_flow(
 
 
 def batch_flow_for(workers: int):  # noqa: ANN201 - Prefect's Flow type is generic
-    """The flow with `workers` packets side by side."""
-    runner: Any = ThreadPoolTaskRunner(max_workers=max(1, workers))  # its generic is unbound here
+    """The flow with `workers` OCR processes and two packets more than that side by side: a
+    packet waiting for its turn to be scored (inbox order) or being understood in this
+    process does not leave the OCR processes without pages to read."""
+    runner: Any = ThreadPoolTaskRunner(max_workers=max(1, workers) + 2)  # generic unbound here
     return batch_flow.with_options(task_runner=runner)
 
 

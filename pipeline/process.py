@@ -40,8 +40,8 @@ from pipeline.errors import ModelNotFoundError
 from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
 from pipeline.fraud.history import ClaimHistory
 from pipeline.fraud.registry import RegisteredModel, load_model, score_claim
-from pipeline.io.ingest import PacketRef, check_packet, open_packet, packet_sha256
-from pipeline.reading.reader import read_packet
+from pipeline.intake import PacketRead, read_stage
+from pipeline.io.ingest import PacketRef
 from pipeline.schema import (
     Claim,
     ClaimDocument,
@@ -60,6 +60,7 @@ __all__ = [
     "load_resources",
     "claim_id_for",
     "process_packet",
+    "understand",
     "classify_pages",
     "build_claim",
     "pipeline_version",
@@ -348,25 +349,14 @@ def process_packet(
 
     `sha256`: the packet hash if the caller computed it (the batch does, for the ledger).
     """
-    timings: dict[str, float] = {}
-    start = time.perf_counter()
+    return understand(read_stage(ref, resources.settings, executor, inbox, sha256), resources)
+
+
+def understand(packet: PacketRead, resources: Resources) -> PacketResult:
+    """Classify, split, extract and check a read packet: one claim, or one per separator sheet."""
+    read, checked, sha = packet.read, packet.checked, packet.sha256
+    timings = dict(packet.seconds)
     settings = resources.settings
-    checked = check_packet(ref, settings.ingest)
-    files = open_packet(ref, settings.ingest) if not checked.files else checked.files
-    sha = sha256 or packet_sha256(ref)
-    timings["ingest"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    read = read_packet(ref, files, settings.reading, executor=executor, sha256=sha)
-    source = ref.name
-    if inbox is not None:
-        try:
-            source = ref.root.relative_to(inbox).as_posix()
-        except ValueError:
-            source = ref.name
-    read = read.model_copy(update={"source": source, "language": settings.language})
-    timings["read"] = time.perf_counter() - start
-
     start = time.perf_counter()
     parts = split_at_separators(read.pages, settings.reading.barcode_max_words)
     claims: list[Claim] = []

@@ -585,6 +585,21 @@ class Ledger:
         """The packet could not be processed; `reason` is the quarantine record's reason."""
         self._finish(claimed, {"state": "quarantined", "error": reason}, seconds)
 
+    def release(self, claimed: Claimed) -> None:
+        """Give the packet back unfinished (the batch stopped before it): its lease ends now,
+        so the next run takes it at once instead of waiting for the lease to run out."""
+        with self._tx() as conn:
+            conn.execute(
+                update(packets)
+                .where(
+                    packets.c.id == claimed.packet_id,
+                    packets.c.state == "processing",
+                    packets.c.worker_id == claimed.worker_id,
+                    packets.c.attempts == claimed.attempt,
+                )
+                .values(lease_expires_at=self._now())
+            )
+
     def renew_lease(
         self, claimed: Claimed, lease_seconds: float = DEFAULT_LEASE_SECONDS
     ) -> Claimed:

@@ -111,3 +111,26 @@ def test_batch_flow_end_to_end(prefect_harness, inbox: Path, tmp_path: Path):
         assert twin.model_dump(exclude={"processed_at"}) == claim.model_dump(
             exclude={"processed_at"}
         )
+
+
+@pytest.mark.slow
+def test_batch_flow_stops_when_models_do_not_load_and_gives_packets_back(
+    prefect_harness, tmp_path: Path
+):
+    """Reading starts before the models are loaded; if they never load, the batch stops with
+    the reason, quarantines nothing, and the next run takes the packets at once."""
+    from flows.batch import batch_flow_for
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.pdf").write_bytes(_invoice_pdf())
+    (inbox / "b.pdf").write_bytes(text_pdf([*INVOICE_LINES, "Page 1 of 1"]))
+    broken = tmp_path / "broken.toml"
+    broken.write_text(f'models_dir = "{tmp_path / "no-models"}"\n')
+    out = tmp_path / "out"
+    with pytest.raises(Exception, match="models could not be loaded.*not found"):
+        batch_flow_for(2)(inbox=inbox, out=out, workers=2, config=broken)
+    assert not (out / "quarantine").exists() or not any((out / "quarantine").iterdir())
+
+    summary = batch_flow_for(2)(inbox=inbox, out=out, workers=2)
+    assert summary.skipped == 0 and summary.claims_written == 2

@@ -64,6 +64,18 @@ def test_core_skips_done_and_versions_changed_bytes(tmp_path: Path) -> None:
         assert stats.by_state == {"done": 1, "processing": 1}
 
 
+def test_core_released_packet_is_taken_at_once_by_the_next_run(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        first = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w1", 600)
+        assert isinstance(first, Claimed)
+        assert isinstance(ledger.claim_packet("p1", "p1.pdf", SHA_A, "w2", 600), Skip)
+        ledger.release(first)
+        again = ledger.claim_packet("p1", "p1.pdf", SHA_A, "w2", 600)
+        assert isinstance(again, Claimed) and again.attempt == 2
+        ledger.release(first)  # a stale release is a no-op: w2 keeps its lease
+        assert isinstance(ledger.claim_packet("p1", "p1.pdf", SHA_A, "w3", 600), Skip)
+
+
 def test_core_bytes_that_come_back_are_processed_again_as_newest_version(tmp_path: Path) -> None:
     """A, then B, then A again: B's run retired A's claim file, so A must be processed again."""
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
