@@ -12,7 +12,7 @@ from pipeline.fraud.features import (
     patient_sex,
 )
 from pipeline.fraud.history import InMemoryClaimHistory
-from pipeline.schema import Claim, ExtractedField, LineItem
+from pipeline.schema import Claim, ExtractedField, Flag, LineItem
 from tests.fraud.conftest import make_claim
 
 
@@ -216,6 +216,12 @@ def test_features_diagnosis_implausible_for_sex_and_age() -> None:
         make_claim(dob="1950-01-01", invoice_dob="1950-01-01", diagnoses=("O80",))
     )
     assert old_pregnancy.dx_age_implausible == 1
+
+
+def test_features_sex_as_extraction_writes_it_in_any_language() -> None:
+    claim = make_claim(sex="M", diagnoses=("O80",)).model_copy(update={"language": "zh"})
+    assert patient_sex(claim) == "M"
+    assert _features(claim).dx_sex_implausible == 1
 
 
 def test_features_sex_unknown_is_missing_not_guessed() -> None:
