@@ -224,6 +224,7 @@ def _name_word(text: str) -> str:
 
 
 _DOLLAR_S = re.compile(r"\$[A-Za-z0-9]*\d[A-Za-z0-9\-/]*")
+_INITIAL = re.compile(r"[^\W\d_]\.")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
 
 
@@ -231,6 +232,7 @@ def _read_value(
     kind: FieldKind, tokens: list[Tok], vocab: LangVocab
 ) -> tuple[str | float | tuple[str, str | None], list[Tok], float] | None:
     """The typed value at the start of `tokens`, the tokens it used and a validation score."""
+    raw = tokens
     tokens = [t for t in tokens if t.text.strip(":#.-|") or t.text in ("#",)]
     tokens = [t for t in tokens if t.text not in (":", "#", "-", "|")]
     if not tokens:
@@ -291,12 +293,25 @@ def _read_value(
                 return f"{m.group(1)}-{m.group(2)}", [tok], 1.0
         return None
     if kind == "id":
-        span = _value_span(tokens[:6], 0.025)
+        # the value from its first real token on, with hyphens OCR set apart ("POL - 6603894")
+        start = raw.index(tokens[0])
+        span = _value_span(raw[start : start + 8], 0.025)
         used, parts = [], []
+        joiner = ""
         for tok in span:
             text = tok.text.strip(":#,")
+            if used and text in ("-", "/") and not joiner:
+                joiner = text
+                continue
+            if not used:
+                text = text.lstrip("-_~")  # a form rule's speck in front: "-POL-4914628"
             if not used and _DOLLAR_S.fullmatch(text):
                 text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140")
+            if joiner:
+                if not any(c.isdigit() for c in text):
+                    break  # "M123 - Plan B": a dash between an id and the next words
+                text = joiner + text.lstrip("-/")
+                joiner = ""
             # a later part may start with its joining hyphen: "802858 -67" is 802858-67
             lead = r"[-/]?" if used else ""
             if not re.fullmatch(lead + r"[A-Za-z0-9][A-Za-z0-9\-/.]*", text):
@@ -325,6 +340,10 @@ def _read_value(
         used, words = [], []
         for tok in _value_span(tokens[:7], 0.05):
             text = _name_word(tok.text) if used else tok.text
+            if used and _INITIAL.fullmatch(text):
+                text = (
+                    text.upper()
+                )  # OCR reads a small-print initial in lower case: "Cynthia s. Brown"
             if not _NAME_WORD.match(text) or tok.norm in stop:
                 break
             if text[0].islower() and text.lower() not in vocab.name_particles:
@@ -490,8 +509,12 @@ def _below(
             for t in o.tokens
             if x0 - 0.02 <= t.xc < bound
             and t.bbox[2] > x0 - 0.01
-            and any(c.isalnum() for c in t.text)
+            and (any(c.isalnum() for c in t.text) or t.text in ("-", "/"))
         ]
+        while toks and not any(c.isalnum() for c in toks[-1].text):
+            toks.pop()
+        while toks and not any(c.isalnum() for c in toks[0].text):
+            toks.pop(0)  # a hyphen OCR set apart stays only inside a value ("POL - 6603894")
         if not toks:
             continue  # nothing, or only OCR specks (":" ";" "-") under the label
         other = next(o for o in row if any(t is toks[0] for t in o.tokens))
@@ -577,6 +600,66 @@ def _npi_fallback(lines: list[LayoutLine]) -> _Candidate | None:
             if len(digits) == 10 and digits.isdigit() and npi_is_valid(digits):
                 return _Candidate("provider_npi", digits, [tok], "pattern", None, 1.0)
     return None
+
+
+_PHONE = re.compile(r"\(?\d{3}\)?[-. ]?\d{3}[-. ]\d{4}")
+
+
+def _whole_line(kind: FieldKind, line: LayoutLine, vocab: LangVocab) -> _Candidate | None:
+    """The line read as one value of `kind`, when that value is all the line holds."""
+    read = _read_value(kind, line.tokens, vocab)
+    if read is None or len(read[1]) != len(line.tokens):
+        return None
+    value, used, valid = read
+    if isinstance(value, tuple):
+        return None
+    return _Candidate("", value, used, "pattern", None, valid * 0.5)
+
+
+def _card_fallbacks(
+    lines: list[LayoutLine], vocab: LangVocab, found: dict[str, list[_Candidate]]
+) -> list[_Candidate]:
+    """An ID card's name and member id where no label anchored them.
+
+    Cards print their small labels faintly, and copies and photos lose them, while the
+    values stay legible: the holder's name is the first line that is nothing but a name
+    (not the insurer's, not the plan's), the member id the first line below it that is
+    nothing but an id.
+    """
+    taken = {id(t) for cands in found.values() for c in cands for t in c.tokens}
+    org = {norm(w) for w in vocab.organisation_words}
+    out: list[_Candidate] = []
+    ordered = sorted(lines, key=lambda o: (o.page_index, o.bbox[1], o.bbox[0]))
+    name_line: LayoutLine | None = None
+    for line in ordered:
+        if any(id(t) in taken for t in line.tokens) or any(t.norm in org for t in line.tokens):
+            continue
+        cand = _whole_line("name", line, vocab)
+        if cand is not None:
+            name_line = line
+            if not found.get("patient_name"):
+                cand.field = "patient_name"
+                out.append(cand)
+            break
+    if found.get("member_id"):
+        return out
+    for line in ordered:
+        if name_line is not None and (
+            line.page_index != name_line.page_index or line.bbox[1] <= name_line.bbox[1]
+        ):
+            continue
+        if any(id(t) in taken for t in line.tokens) or not any(
+            c.isdigit() for c in line.tokens[0].text
+        ):
+            continue  # "Grp 62729", "BIN 610014": an id after a word is that word's number
+        if _PHONE.search(line.text) or sum(c.isdigit() for c in line.text) < 5:
+            continue
+        cand = _whole_line("id", line, vocab)
+        if cand is not None:
+            cand.field = "member_id"
+            out.append(cand)
+            break
+    return out
 
 
 _MARK_GAP = 0.06  # page widths between a checkbox and its option's word
@@ -834,6 +917,9 @@ def extract_fields(
         fb = _npi_fallback(lines)
         if fb:
             cands["provider_npi"] = [fb]
+    if doc_type == "id_document" and vocab.organisation_words:
+        for fb in _card_fallbacks(lines, vocab, cands):
+            cands[fb.field] = [fb]
 
     fields: dict[str, ExtractedField] = {}
     evidence: dict[str, ValueEvidence] = {}

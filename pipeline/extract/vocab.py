@@ -89,6 +89,11 @@ class LangVocab(_Strict):
     title_words: list[str]
     name_stop_words: list[str]
     name_particles: list[str] = Field(default_factory=list)
+    organisation_words: list[str] = Field(
+        default_factory=list,
+        description="words of insurer and plan names, which a person's name never holds; "
+        "an ID card's unlabelled name and member id are read only in languages that list them",
+    )
     diagnosis_context: list[str]
     table: TableVocab
 

@@ -126,13 +126,17 @@ def detect_checkboxes(
         for s in _segments(ink, run, horizontal=True)
         if lo <= s[2] <= hi and s[3] <= max(4, s[2] / 4)
     ]
-    rows.sort(key=lambda s: (s[0], s[1]))
+    # Top to bottom: a box's bottom stroke may start a pixel left of its top stroke (skew,
+    # blur, a tick's ink joining it), so strokes are paired by height, not by left edge.
+    rows.sort(key=lambda s: (s[1], s[0]))
     found: list[Checkbox] = []
     for i, (x, y, w, _h) in enumerate(rows):
         tol = max(2, int(w * 0.12))
         for x2, y2, w2, h2 in rows[i + 1 :]:
-            if x2 - x > tol:
-                break
+            if y2 - y > 1.33 * w:
+                break  # strokes further down are no side of this box
+            if abs(x2 - x) > tol:
+                continue
             side = y2 + h2 - y
             if abs(w2 - w) > tol or not 0.75 * w <= side <= 1.33 * w:
                 continue
@@ -266,10 +270,11 @@ def add_checkbox_words(page: Page, boxes: list[Checkbox], width: int, height: in
             bottom = max(w.bbox[3] for w in words)
             if not top <= centre <= bottom:
                 continue
-            left = min(w.bbox[0] for w in words)
+            # A box labels the word to its right, even one in the middle of a line the
+            # reader made of several choices; a line ending left of it is a last resort.
+            after = [w.bbox[0] for w in words if w.bbox[0] >= bbox[0]]
             right = max(w.bbox[2] for w in words)
-            # A box labels the text to its right; text ending left of it is a last resort.
-            distance = left - bbox[2] if left >= bbox[0] else 1.0 + abs(bbox[0] - right)
+            distance = min(after) - bbox[2] if after else 1.0 + abs(bbox[0] - right)
             if best is None or distance < best[1]:
                 best = (index, distance)
         if best is None:

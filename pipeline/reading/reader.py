@@ -161,12 +161,14 @@ def _to_source_frame(
     return mapped
 
 
-def _read_image(image: np.ndarray, config: ReadingConfig, dpi: float | None) -> OcrRead:
+def _read_image(
+    image: np.ndarray, config: ReadingConfig, dpi: float | None, psms: list[int] | None = None
+) -> OcrRead:
     lang = config.tesseract_languages
     return ocr_best(
         image,
         lang=lang,
-        psms=config.psm,
+        psms=psms or config.psm,
         timeout=config.ocr_timeout,
         calibrator=load_default_calibrator(lang),
         retry_below=config.retry_below_confidence,
@@ -174,6 +176,10 @@ def _read_image(image: np.ndarray, config: ReadingConfig, dpi: float | None) -> 
         threads=config.ocr_threads,
         dpi=dpi,
     )
+
+
+def _is_poor(read: OcrRead, below: float, min_words: int) -> bool:
+    return read.mean_raw_confidence < below or read.word_count < min_words
 
 
 def read_page_job(job: PageJob) -> Page:
@@ -223,34 +229,47 @@ def read_page_job(job: PageJob) -> Page:
         if config.preprocess.remove_rules
         else cleaned.image
     )
+    # One read in the first segmentation mode; a poor read may be a page upside down, so the
+    # page is read turned before other modes are tried, and those only on the better way up
+    # (an upside-down page costs two Tesseract runs, not three modes each way).
+    preprocess_config = config.preprocess
+    check_turned = (
+        preprocess_config.orientation and preprocess_config.orientation_method == "ocr_check"
+    )
+    first_mode = config.psm[:1] if check_turned else config.psm
     try:
-        read = _read_image(text_image, config, cleaned.dpi)
+        read = _read_image(text_image, config, cleaned.dpi, first_mode)
     except OcrError as exc:
         log.warning("page %s#%d OCR failed: %s", job.file, job.index + 1, type(exc).__name__)
         base.reader = "none"
         base.warnings.append(str(exc))
         return base
-    preprocess_config = config.preprocess
-    if (
-        preprocess_config.orientation
-        and preprocess_config.orientation_method == "ocr_check"
-        and (
-            read.mean_raw_confidence < config.upside_down_below
-            or read.word_count < config.upside_down_min_words
-        )
-    ):
-        # A poor read may be a page upside down: read it turned and keep the better read.
-        flipped = rotate_right_angle(cleaned.image, 180)
+    if check_turned and _is_poor(read, config.upside_down_below, config.upside_down_min_words):
         try:
-            turned = _read_image(rotate_right_angle(text_image, 180), config, cleaned.dpi)
+            turned = _read_image(
+                rotate_right_angle(text_image, 180), config, cleaned.dpi, first_mode
+            )
         except OcrError as exc:
             base.warnings.append(f"reading the page turned 180 degrees failed: {exc}")
         else:
             if turned.score > read.score:
                 read = turned
+                text_image = rotate_right_angle(text_image, 180)
                 cleaned = cleaned.model_copy(
-                    update={"image": flipped, "rotation": (cleaned.rotation + 180) % 360}
+                    update={
+                        "image": rotate_right_angle(cleaned.image, 180),
+                        "rotation": (cleaned.rotation + 180) % 360,
+                    }
                 )
+    if check_turned and _is_poor(read, config.retry_below_confidence, 5):
+        for psm in config.psm[1:]:
+            try:
+                other = _read_image(text_image, config, cleaned.dpi, [psm])
+            except OcrError as exc:
+                base.warnings.append(f"reading the page in segmentation mode {psm} failed: {exc}")
+                continue
+            if other.score > read.score:
+                read = other
     if config.preprocess.rules_second_pass:
         rules = rule_mask(cleaned.image, cleaned.dpi)
         if float(rules.mean()) >= config.rules_min_share:

@@ -77,6 +77,9 @@ def test_pages_skops_round_trip_and_pickle_refused(fitted, tmp_path):
     loaded = load_page_classifier(path)
     page = make_page(["MEMBER ID CARD", "RxBIN 610014", "Group No. 7781"])
     assert loaded.label([page])[0].doc_type == fitted.label([page])[0].doc_type == "id_document"
+    assert loaded.predict_proba([page]).tolist() == fitted.predict_proba([page]).tolist()
+    # Vocabulary indices are stored as plain ints, not one numpy array file per term.
+    assert {type(i) for i in loaded.words_.vocabulary_.values()} == {int}
     fake = tmp_path / "evil.skops"
     fake.write_bytes(pickle.dumps({"not": "a model"}))
     with pytest.raises(UntrustedModelError):

@@ -129,9 +129,11 @@ def test_fields_offset_values_paired_by_kind_when_they_drift_a_line(nlp) -> None
     r = extract_document("id_document", [p], nlp)
     assert r.fields["patient_name"].value == "John Flowers"
     assert r.fields["patient_dob"].value == "1962-07-06"
-    # the id drifted a whole line from its label: not taken (a row-below value on a form
-    # would be taken the same way)
-    assert r.fields["member_id"].value is None
+    # the id drifted a whole line from its label: the label does not take it (a row-below
+    # value on a form would be taken the same way); only the card's unlabelled-id reading
+    # does, as the first line below the name that is nothing but an id
+    assert r.fields["member_id"].value == "733100-06"
+    assert r.evidence["fields.member_id"].method == "pattern"
 
 
 def test_fields_value_line_riding_high_keeps_its_words(nlp) -> None:
@@ -423,3 +425,67 @@ def test_line_items_cents_without_their_whole_part_are_no_amount(nlp) -> None:
     )
     items = extract_document("invoice", [p], nlp).line_items
     assert [(i.code, i.amount) for i in items] == [("80048", 26.09)]
+
+
+def test_fields_ocr_marks_in_values_read_through(nlp) -> None:
+    # a lower-case initial, a hyphen set apart, a rule's speck before an id, a speck in a date
+    p = scan(
+        [
+            [(0.08, 0.150, "Patient Name")],
+            [(0.08, 0.165, "Cynthia s. Brown")],
+            [(0.50, 0.150, "Date of Birth")],
+            [(0.50, 0.165, "February 1,.1948")],
+            [(0.08, 0.200, "Policy No.")],
+            [(0.08, 0.215, "POL - 6603894")],
+            [(0.50, 0.200, "Member ID")],
+            [(0.50, 0.215, "-G15498635")],
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Cynthia S. Brown"
+    assert r.fields["patient_dob"].value == "1948-02-01"
+    assert r.fields["policy_number"].value == "POL-6603894"
+    assert r.fields["member_id"].value == "G15498635"
+
+
+def test_fields_id_then_dash_then_words_keeps_the_id_alone(nlp) -> None:
+    p = scan([[(0.08, 0.150, "Member ID: M1234567 - Plan B")]])
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["member_id"].value == "M1234567"
+
+
+def test_fields_card_without_readable_labels_gives_name_and_member_id(nlp) -> None:
+    # a copied card whose faint labels were lost: insurer, name, member id, policy, plan
+    p = scan(
+        [
+            [(0.15, 0.190, "Harborview Assurance")],
+            [(0.28, 0.220, "WENDY G. DANIELS")],
+            [(0.28, 0.235, "382295-68")],
+            [(0.28, 0.250, "POL-5971130")],
+            [(0.28, 0.265, "Silver HMO")],
+            [(0.28, 0.280, "Grp 79648")],
+            [(0.26, 0.300, "Member services: 1-800-205-8745")],
+        ]
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "WENDY G. DANIELS"
+    assert r.fields["member_id"].value == "382295-68"
+    assert r.evidence["fields.member_id"].method == "pattern"
+    assert r.fields["policy_number"].value is None  # which id is the policy, only a label says
+
+
+def test_fields_card_fallback_leaves_labelled_values_and_other_documents_alone(nlp) -> None:
+    lines = [
+        [(0.15, 0.190, "Northwind Mutual Insurance")],
+        [(0.15, 0.220, "Member Name")],
+        [(0.28, 0.220, "Scott Adkins")],
+        [(0.15, 0.235, "Member ID")],
+        [(0.28, 0.235, "006559-23")],
+        [(0.28, 0.250, "POL-1234567")],
+    ]
+    card = extract_document("id_document", [scan(lines)], nlp)
+    assert card.fields["member_id"].value == "006559-23"
+    assert card.evidence["fields.member_id"].method == "label_beside"
+    form = extract_document("claim_form", [scan(lines[:1] + lines[2:3] + lines[5:])], nlp)
+    assert form.fields["patient_name"].value is None
+    assert form.fields["member_id"].value is None

@@ -99,3 +99,44 @@ def test_checkboxes_reader_guess_for_a_box_is_replaced():
     box = Checkbox(x0=170, y0=498, x1=188, y1=522, marked=False, fill=0.0, confidence=0.9)
     out = add_checkbox_words(page, [box], 1000, 1000)
     assert [w.text for w in out.lines[0].words] == [EMPTY, "Accident"]
+
+
+def test_checkboxes_bottom_stroke_starting_left_of_the_top_still_makes_a_box():
+    # Skew or a tick's ink can start a box's bottom stroke a pixel or two left of its top.
+    image = np.full((200, 300), 255, np.uint8)
+    x, y, side = 100, 80, 36
+    cv2.line(image, (x, y), (x + side, y), 0, 3)
+    cv2.line(image, (x - 2, y + side), (x + side - 2, y + side), 0, 3)
+    cv2.line(image, (x, y), (x - 1, y + side), 0, 3)
+    cv2.line(image, (x + side, y), (x + side - 1, y + side), 0, 3)
+    tick = np.array([[x + 7, y + 18], [x + 15, y + 30], [x + 40, y - 6]], np.int32)
+    cv2.polylines(image, [tick], False, 0, 5)
+    found = detect_checkboxes(image, 300)
+    assert len(found) == 1 and found[0].marked
+    assert abs(found[0].x0 - x) <= 3 and abs(found[0].y0 - y) <= 3
+
+
+def test_checkboxes_mark_joins_the_word_right_of_it_inside_a_line():
+    # The reader made one line of two choices; a second box sits between them.
+    words = [
+        _word("☐", 0.40, 0.50, 0.42, 0.52),
+        _word("Accident", 0.43, 0.50, 0.51, 0.52),
+        _word("Inpatient", 0.56, 0.50, 0.64, 0.52),
+        _word("Hospital", 0.67, 0.50, 0.75, 0.52),
+    ]
+    other = [
+        _word("Critical", 0.23, 0.505, 0.31, 0.525),
+        _word("Illness", 0.32, 0.505, 0.39, 0.525),
+    ]
+    page = Page(
+        file="f.pdf",
+        page=1,
+        width=100,
+        height=100,
+        lines=[Line.from_words(other), Line.from_words(words)],
+    )
+    box = Checkbox(x0=533, y0=500, x1=551, y1=520, marked=False, fill=0.0, confidence=0.9)
+    out = add_checkbox_words(page, [box], 1000, 1000)
+    texts = [[w.text for w in line.words] for line in out.lines]
+    assert ["☐", "Accident", EMPTY, "Inpatient", "Hospital"] in texts
+    assert ["Critical", "Illness"] in texts

@@ -9,6 +9,7 @@ from pipeline.reading.preprocess import (
     PreprocessConfig,
     deskew,
     detect_orientation,
+    estimate_axis_and_skew,
     estimate_skew,
     is_blank,
     normalize_contrast,
@@ -140,3 +141,22 @@ def test_gray_percentiles_match_numpy_order_statistics() -> None:
     ours = gray_percentiles(image, 1, 50, 90, 95)
     lower = [float(v) for v in np.percentile(image, [1, 50, 90, 95], method="lower")]
     assert ours == lower
+
+
+def _card_copy() -> np.ndarray:
+    """An ID card copied on a letter page at 150 DPI: outline, dark stripe, a few short lines."""
+    page = np.full((1650, 1275), 255, np.uint8)
+    x, y, w, h = 150, 200, 506, 319
+    cv2.rectangle(page, (x, y), (x + w, y + h), 0, 2)
+    page[y : y + h, x : x + 30] = 60  # the coloured stripe down the card's left edge
+    for i, text in enumerate(("Harborview Assurance", "JOHN Q SMITH", "374558-57", "POL-9545836")):
+        cv2.putText(page, text, (x + 50, y + 50 + 40 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.7, 0, 2)
+    return page
+
+
+@pytest.mark.parametrize("turn", [0, 90])
+def test_preprocess_axis_of_a_card_follows_its_text_not_its_stripe(turn: int) -> None:
+    stored = rotate_right_angle(_card_copy(), (360 - turn) % 360)
+    quarter, skew = estimate_axis_and_skew(stored)
+    assert quarter == turn % 180
+    assert abs(skew) <= 0.5

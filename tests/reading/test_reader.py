@@ -122,6 +122,33 @@ def test_reader_scans_ocr_in_order_with_rotation_and_barcode(tmp_path: Path) -> 
     assert scan.lines[0].bbox[1] > 0.5
 
 
+@pytest.mark.slow
+def test_reader_upside_down_page_is_turned_before_other_modes_are_tried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upside-down page reads poorly in every mode: it is read turned after the first
+    mode's read, and the other modes are tried only if the upright read is poor too."""
+    import pipeline.reading.reader as reader
+
+    folder = tmp_path / "inbox" / "P-6"
+    folder.mkdir(parents=True)
+    page, truth = synthetic_page(22, dpi=150, lines=8)
+    turned = reader.rotate_right_angle(page, 180)
+    Image.fromarray(turned).save(folder / "scan.png", dpi=(150, 150))
+    modes: list[list[int]] = []
+    real = reader.ocr_best
+
+    def spy(image: np.ndarray, **kwargs: object) -> object:
+        modes.append(list(kwargs["psms"]))  # type: ignore[call-overload]
+        return real(image, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader, "ocr_best", spy)
+    (ref,) = discover_packets(tmp_path / "inbox")
+    (scan,) = read_packet(ref, open_packet(ref), ReadingConfig(psm=[3, 6, 11])).pages
+    assert scan.rotation == 180 and scan.text.split()[:4] == truth[0].split()[:4]
+    assert modes == [[3], [3]]  # as stored, then turned; the turned read is good
+
+
 def test_reader_page_job_pickles_for_worker_processes(tmp_path: Path) -> None:
     import pickle
 
