@@ -156,11 +156,17 @@ def promote_command(
 ) -> None:
     """Make VERSION the CURRENT model; refused when it is worse than CURRENT on ROC-AUC."""
     try:
-        from pipeline.fraud.registry import promote
+        from pipeline.fraud.registry import promote, read_card
 
+        before = len(read_card(version, models).forced_promotions) if force else 0
         previous = promote(version, models_dir=models, force=force)
+        forced = read_card(version, models).forced_promotions[before:] if force else []
     except ClaimIntakeError as error:
         raise _fail(error) from error
+    for note in forced:
+        err_console.print(
+            f"[bold yellow]warning:[/] promoted with force, noted on the card: {note}"
+        )
     console.print(f"CURRENT is now {version} (was {previous or 'none'})")
 
 
@@ -168,18 +174,26 @@ def _build_flow() -> Flow[..., Metrics]:
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
 
-    from pipeline.fraud.registry import evaluate, train_candidate
+    from pipeline.fraud.registry import evaluate, promote, train_candidate
 
     train_task = task(name="train-fraud-candidate", cache_policy=NO_CACHE)(train_candidate)
     evaluate_task = task(name="evaluate-fraud-model", cache_policy=NO_CACHE)(evaluate)
+    promote_task = task(name="promote-fraud-model", cache_policy=NO_CACHE)(promote)
 
     @flow(name="retrain-fraud-model", validate_parameters=False)
     def retrain_fraud_model(
-        labels: list[Path], claims: list[Path], models_dir: Path = DEFAULT_MODELS_DIR
+        labels: list[Path],
+        claims: list[Path],
+        models_dir: Path = DEFAULT_MODELS_DIR,
+        promote_if_not_worse: bool = False,
     ) -> Metrics:
-        """Train a candidate on the labelled claims, then evaluate it on all of them."""
+        """Train a candidate on the labelled claims, evaluate it on all of them and, when asked,
+        promote it; a candidate worse than CURRENT fails the run (never forced here)."""
         candidate = train_task(labels, claims, models_dir=models_dir)
-        return evaluate_task(candidate.version, labels, claims, models_dir=models_dir)
+        metrics = evaluate_task(candidate.version, labels, claims, models_dir=models_dir)
+        if promote_if_not_worse:
+            promote_task(candidate.version, models_dir=models_dir)
+        return metrics
 
     return retrain_fraud_model
 

@@ -25,7 +25,10 @@ from pipeline.errors import ModelNotFoundError, NotFittedError, UntrustedModelEr
 
 __all__ = [
     "UNREADABLE_CONFIDENCE",
+    "CLEAR_LEAD",
+    "CLEAR_LEAD_FLOOR",
     "PageLabel",
+    "decide_doc_type",
     "PageClassifier",
     "page_text_for_model",
     "page_layout_features",
@@ -36,6 +39,15 @@ __all__ = [
 
 UNREADABLE_CONFIDENCE = 0.2
 """How sure `other` is for a page no reader could read: about the share of `other` pages."""
+
+CLEAR_LEAD = 1.5
+"""A doubtful page keeps its likeliest type when that type is this many times as likely as
+the next one: a badly scanned bill that reads 0.44 invoice / 0.24 record is a bill read
+badly, not a document of no required type. It keeps its low confidence, so it is flagged
+for an adjuster; calling it `other` would tell the claimant to send a bill they sent."""
+
+CLEAR_LEAD_FLOOR = 0.3
+"""...and only when that type is at least this likely: below it, no type is a fair guess."""
 
 _MONEY = re.compile(r"\$?\d{1,3}(?:[,.]\d{3})*[.,]\d{2}\b")
 _DATE = re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}\b")
@@ -62,6 +74,23 @@ class PageLabel(BaseModel):
     doc_type: str
     confidence: float = Field(ge=0.0, le=1.0)
     scores: dict[str, float] = Field(default_factory=dict)
+
+
+def decide_doc_type(scores: dict[str, float], min_confidence: float) -> tuple[str, float]:
+    """The type a page is given from the model's probabilities, and how sure it is.
+
+    The likeliest type when it is at least `min_confidence`, or when it leads the next by
+    CLEAR_LEAD (and reaches CLEAR_LEAD_FLOOR); otherwise `other`, as sure as the likeliest
+    type was not.
+    """
+    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    doc_type, confidence = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    if confidence >= min_confidence:
+        return doc_type, confidence
+    if confidence >= CLEAR_LEAD_FLOOR and confidence >= CLEAR_LEAD * runner_up:
+        return doc_type, confidence
+    return "other", 1.0 - confidence
 
 
 def page_text_for_model(page: Page) -> str:
@@ -175,10 +204,7 @@ class PageClassifier(ClassifierMixin, BaseEstimator):
                 confidence = UNREADABLE_CONFIDENCE if unreadable else 0.99
                 labels.append(PageLabel(doc_type="other", confidence=confidence, scores=scores))
                 continue
-            best = int(np.argmax(row))
-            doc_type, confidence = str(self.classes_[best]), float(row[best])
-            if confidence < self.min_confidence:
-                doc_type, confidence = "other", 1.0 - confidence
+            doc_type, confidence = decide_doc_type(scores, self.min_confidence)
             labels.append(PageLabel(doc_type=doc_type, confidence=confidence, scores=scores))
         return labels
 

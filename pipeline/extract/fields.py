@@ -328,6 +328,8 @@ def _read_value(
         if find_dates(ident, lang):
             return None
         return ident, used, 1.0
+    if kind == "sex":
+        return _read_sex(tokens[:6], vocab)
     if kind == "name" and _CJK.search(tokens[0].text):
         first = tokens[0].text.strip(":：")
         if 2 <= len(first) <= 6 and all(_CJK.match(c) or c == "·" for c in first):
@@ -713,6 +715,36 @@ def _tick_before(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
             if joined in unticks:
                 return False
     return None
+
+
+def _sex_word(tok: Tok, vocab: LangVocab) -> str | None:
+    text = tok.text.strip(":;,.()[]|").casefold()
+    return next(
+        (sex for sex, words in vocab.sex_values.items() if text in {w.casefold() for w in words}),
+        None,
+    )
+
+
+def _read_sex(tokens: list[Tok], vocab: LangVocab) -> tuple[str, list[Tok], float] | None:
+    """ "F" or "M": a written value ("Male", "F") or the ticked one of a box pair ("[X] M [ ] F").
+
+    Both options printed with no box ticked, or both ticked, is no answer (None).
+    """
+    options = [(i, sex) for i, tok in enumerate(tokens) if (sex := _sex_word(tok, vocab))]
+    if not options:
+        return None
+    marks = [(i, sex, _tick_before(tokens, i, vocab)) for i, sex in options]
+    ticked = [(i, sex) for i, sex, mark in marks if mark]
+    if ticked:
+        if len({sex for _, sex in ticked}) > 1:
+            return None
+        return ticked[0][1], [tokens[ticked[0][0]]], 1.0
+    if any(mark is False for _, _, mark in marks):
+        return None  # the boxes were read and none is ticked
+    first, sex = options[0]
+    if first > 1 or len({s for _, s in options}) > 1:
+        return None  # not the value beside the label, or an unfilled "M / F" choice
+    return sex, [tokens[first]], 1.0
 
 
 @dataclass

@@ -29,7 +29,7 @@ __all__ = [
 
 LANG_DIR = Path(__file__).resolve().parent.parent / "data" / "lang"
 
-FieldKind = Literal["name", "date", "date_range", "id", "money", "npi", "tax_id", "text"]
+FieldKind = Literal["name", "date", "date_range", "id", "money", "npi", "tax_id", "sex", "text"]
 
 
 class _Strict(BaseModel):
@@ -83,6 +83,9 @@ class LangVocab(_Strict):
     claim_types: dict[Literal["outpatient", "inpatient", "accident", "critical_illness"], list[str]]
     tick_marks: list[str]
     untick_marks: list[str]
+    sex_values: dict[Literal["F", "M"], list[str]] = Field(
+        default_factory=dict, description="how a `sex` field's value is written: F and M words"
+    )
     title_words: list[str]
     name_stop_words: list[str]
     name_particles: list[str] = Field(default_factory=list)

@@ -137,6 +137,9 @@ def patient_sex(claim: Claim) -> str | None:
             if not isinstance(value, str):
                 continue
             text = value.strip().casefold()
+            if text in ("f", "m"):  # extraction writes the sex as F or M in every language
+                seen.add(text.upper())
+                continue
             for sex, words in spellings.items():
                 if text in {w.casefold() for w in words}:
                     seen.add(sex)

@@ -56,6 +56,7 @@ __all__ = [
     "current_version",
     "train_candidate",
     "evaluate",
+    "read_card",
     "record_evaluation",
     "promote",
     "score_claim",
@@ -122,6 +123,10 @@ class ModelCard(_Strict):
     )
     external_metrics: dict[str, Metrics] = Field(
         default_factory=dict, description="evaluations on other labelled sets, by name"
+    )
+    forced_promotions: list[str] = Field(
+        default_factory=list,
+        description="each time this version was made CURRENT over a refusal: when, over what, why",
     )
 
 
@@ -309,13 +314,14 @@ def card_markdown(card: ModelCard) -> str:
         f"({m.n} claims, {m.n_fraud} fraud).\n"
         for name, m in card.external_metrics.items()
     )
+    forced = "".join(f"\nPromoted with force: {note}\n" for note in card.forced_promotions)
     return (
         f"# Fraud model {card.version}\n\n"
         f"Created {card.created} with scikit-learn {card.sklearn_version}.\n\n"
         f"## Data\n\n{card.training_data}\n\n"
         f"Labels: {card.label_counts}; train {card.train_size}, hold-out {card.holdout_size} "
         f"(stratified, seed {card.split_seed}); data sha256 `{card.data_sha256}`.\n\n"
-        f"## Hold-out metrics\n\n| metric | value |\n| --- | --- |\n{rows}\n{current}{external}\n"
+        f"## Hold-out metrics\n\n| metric | value |\n| --- | --- |\n{rows}\n{current}{external}{forced}\n"
         f"## Model\n\nHistGradientBoostingClassifier inside CalibratedClassifierCV; "
         f"params {card.params}.\n\n"
         f"## Features\n\n" + "\n".join(f"- `{n}`" for n in card.feature_names) + "\n\n"
@@ -463,21 +469,48 @@ def evaluate(
     return compute_metrics(y, model.estimator.predict_proba(X)[:, 1])
 
 
+def read_card(version: str, models_dir: Path = DEFAULT_MODELS_DIR) -> ModelCard:
+    """The card of `version` (without loading its model)."""
+    try:
+        return ModelCard.model_validate_json((models_dir / version / "card.json").read_bytes())
+    except (OSError, ValidationError) as error:
+        raise ModelNotFoundError(
+            f"model card of {version!r} is missing or invalid: {error}"
+        ) from error
+
+
 def record_evaluation(
     version: str, name: str, metrics: Metrics, models_dir: Path = DEFAULT_MODELS_DIR
 ) -> ModelCard:
     """Add `metrics` on the labelled set `name` to the card of `version` (card.json and card.md)."""
     folder = models_dir / version
-    try:
-        card = ModelCard.model_validate_json((folder / "card.json").read_bytes())
-    except (OSError, ValidationError) as error:
-        raise ModelNotFoundError(
-            f"model card of {version!r} is missing or invalid: {error}"
-        ) from error
+    card = read_card(version, models_dir)
     card = card.model_copy(update={"external_metrics": {**card.external_metrics, name: metrics}})
+    _write_card(folder, card)
+    return card
+
+
+def _refusal(card: ModelCard, previous: str, tolerance: float) -> str | None:
+    """Why `card`'s version may not replace CURRENT `previous` (None: it may)."""
+    if card.compared_with != previous or card.current_metrics is None:
+        why = card.comparison_note or f"it was compared with {card.compared_with!r}"
+        return (
+            f"{card.version} has no comparison with CURRENT {previous!r} on its hold-out "
+            f"({why}); retrain to compare on the same hold-out, or promote with force"
+        )
+    new_auc, old_auc = card.metrics.roc_auc, card.current_metrics.roc_auc
+    if new_auc is None or (old_auc is not None and new_auc < old_auc - tolerance):
+        return (
+            f"{card.version} ROC-AUC {new_auc} is worse than CURRENT {previous} ROC-AUC "
+            f"{old_auc} on the same hold-out (tolerance {tolerance}); promote with force to "
+            "override"
+        )
+    return None
+
+
+def _write_card(folder: Path, card: ModelCard) -> None:
     (folder / "card.json").write_text(card.model_dump_json(indent=2) + "\n", encoding="utf-8")
     (folder / "card.md").write_text(card_markdown(card), encoding="utf-8")
-    return card
 
 
 def promote(
@@ -489,24 +522,27 @@ def promote(
     """Point CURRENT at `version`; returns the version it replaced.
 
     Refuses when the candidate's hold-out ROC-AUC is below CURRENT's on the same split by
-    more than `tolerance`, or when the card holds no comparison with today's CURRENT.
+    more than `tolerance`, or when the card holds no comparison with today's CURRENT. With
+    `force` it promotes anyway and writes the overridden refusal on the candidate's card.
     """
     candidate = load_model(version, models_dir)
     previous = current_version(models_dir)
-    if previous is not None and previous != version and not force:
-        card = candidate.card
-        if card.compared_with != previous or card.current_metrics is None:
-            why = card.comparison_note or f"it was compared with {card.compared_with!r}"
-            raise PromotionRefusedError(
-                f"{version} has no comparison with CURRENT {previous!r} on its hold-out ({why}); "
-                "retrain to compare on the same hold-out, or promote with force"
-            )
-        new_auc, old_auc = card.metrics.roc_auc, card.current_metrics.roc_auc
-        if new_auc is None or (old_auc is not None and new_auc < old_auc - tolerance):
-            raise PromotionRefusedError(
-                f"{version} ROC-AUC {new_auc} is worse than CURRENT {previous} ROC-AUC {old_auc} "
-                f"on the same hold-out (tolerance {tolerance}); promote with force to override"
-            )
+    refusal = (
+        _refusal(candidate.card, previous, tolerance)
+        if previous is not None and previous != version
+        else None
+    )
+    if refusal is not None and not force:
+        raise PromotionRefusedError(refusal)
+    if refusal is not None:
+        # forced: the override is written on the candidate's card, never silent
+        when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        note = f"{when} over CURRENT {previous}, which would have refused it: {refusal}"
+        card = candidate.card.model_copy(
+            update={"forced_promotions": [*candidate.card.forced_promotions, note]}
+        )
+        _write_card(models_dir / version, card)
+        log.warning("fraud model %s promoted with force over %s: %s", version, previous, refusal)
     pointer = models_dir / "CURRENT"
     temp = pointer.with_suffix(".tmp")
     temp.write_text(version + "\n", encoding="utf-8")

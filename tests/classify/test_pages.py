@@ -7,6 +7,7 @@ import pytest
 from pipeline.classify.pages import (
     UNREADABLE_CONFIDENCE,
     PageClassifier,
+    decide_doc_type,
     load_page_classifier,
     save_page_classifier,
 )
@@ -83,3 +84,16 @@ def test_pages_skops_round_trip_and_pickle_refused(fitted, tmp_path):
     fake.write_bytes(pickle.dumps({"not": "a model"}))
     with pytest.raises(UntrustedModelError):
         load_page_classifier(fake)
+
+
+def test_pages_doubtful_page_keeps_a_type_that_clearly_leads():
+    # a badly scanned bill: invoice well ahead of the rest though under min_confidence
+    bill = {"invoice": 0.436, "medical_record": 0.237, "id_document": 0.165, "other": 0.162}
+    assert decide_doc_type(bill, min_confidence=0.45) == ("invoice", 0.436)
+    # two types nearly tied: no fair guess
+    tied = {"invoice": 0.40, "medical_record": 0.35, "other": 0.25}
+    assert decide_doc_type(tied, min_confidence=0.45) == ("other", pytest.approx(0.60))
+    # far ahead but unlikely in itself
+    faint = {"invoice": 0.25, "medical_record": 0.1, "claim_form": 0.1}
+    assert decide_doc_type(faint, min_confidence=0.45)[0] == "other"
+    assert decide_doc_type({"claim_form": 0.9, "invoice": 0.1}, 0.45) == ("claim_form", 0.9)

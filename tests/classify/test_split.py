@@ -109,9 +109,24 @@ def test_split_same_key_forgives_one_misread_character_only():
     assert same_key("INV-2025-146545", "INV-2025-146546")  # one digit misread
     assert not same_key("INV-2025-146545", "INV-2025-189511")
     assert not same_key("A-100", "A-101")  # short numbers must match exactly
+    assert same_key("ST0390245", "ST0Q390245")  # a speck read as a character
+    assert same_key("ST0Q390245", "ST0390245")
+    assert same_key("INV-2025-146545", "INV-2025-14654")  # a faint last digit dropped
+    assert not same_key("ST0390245", "ST0Q39024X")  # an insertion and a substitution
+    assert not same_key("A-100", "A-1000")  # short: no slack
     assert not same_key(None, "A-100")
     pages = [
         make_page(["Invoice No: INV-2025-146545", "Page 1 of 2"]),
         make_page(["Invoice No: INV-2O25-146545", "Page 2 of 2"], page=2),
     ]
     assert len(split_packet(pages, [_label("invoice")] * 2)) == 1
+
+
+def test_split_one_extra_character_in_the_number_keeps_a_scanned_bill_whole():
+    """A two-page statement in one TIFF whose second page's number OCR read with a speck."""
+    pages = [
+        make_page(["STATEMENT OF ACCOUNT", "Invoice # ST0390245", "Account # 2454687"]),
+        make_page(["Invoice # ST0Q390245", "Total Due $13,724.02"], page=2),
+    ]
+    spans = split_packet(pages, [_label("invoice")] * 2)
+    assert [s.pages for s in spans] == [[0, 1]]

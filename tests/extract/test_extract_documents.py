@@ -277,3 +277,30 @@ def test_line_items_amount_split_at_decimal_point_by_ocr(page, nlp) -> None:
     r = extract_document("invoice", [p], nlp)
     assert [(i.code, i.amount) for i in r.line_items] == [("99213", 275.52)]
     assert r.fields["total"].value == 275.52
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("Sex: Female", "F"),
+        ("Gender: M", "M"),
+        ("Sex: [ ] M [X] F", "F"),
+        ("Sex: ☒ Male ☐ Female", "M"),
+        ("Sex: [ ] M [ ] F", None),
+        ("Sex: M F", None),
+        ("Sex: unknown", None),
+    ],
+)
+def test_fields_patient_sex_written_or_ticked(page, nlp, row: str, expected: str | None) -> None:
+    p = page([(0.10, [(0.1, "Patient Name: Mary Jones")]), (0.15, [(0.1, row)])])
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_sex"].value == expected
+    assert r.fields["patient_name"].value == "Mary Jones"
+
+
+def test_fields_patient_sex_in_chinese(page) -> None:
+    from pipeline.extract import build_nlp
+
+    p = page([(0.10, [(0.1, "患者姓名：张三"), (0.6, "性别： 女")])])
+    r = extract_document("medical_record", [p], build_nlp("zh"))
+    assert r.fields["patient_sex"].value == "F"

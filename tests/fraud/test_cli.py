@@ -69,3 +69,42 @@ def test_cli_train_promote_and_record_an_evaluation(tmp_path: Path) -> None:
     )
     assert evaluated.exit_code == 0, evaluated.output
     assert "On fresh seed 3: ROC-AUC" in (models / "v001" / "card.md").read_text()
+
+
+def test_cli_forced_promotion_is_announced_and_kept_on_the_card(tmp_path: Path) -> None:
+    from pipeline.fraud.model import FraudModel
+    from pipeline.fraud.registry import promote, train_candidate
+
+    labels = labelled_run(tmp_path / "run", n=60)
+    models = tmp_path / "models"
+    first = train_candidate([labels], [tmp_path / "run"], models_dir=models)
+    promote(first.version, models_dir=models)
+    blind = FraudModel(max_iter=5, min_samples_leaf=1000)  # cannot split: ROC-AUC 0.5
+    worse = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=blind)
+    refused = runner.invoke(fraud_app, ["promote", worse.version, "--models", str(models)])
+    assert refused.exit_code == 2 and current_version(models) == first.version
+    forced = runner.invoke(
+        fraud_app, ["promote", worse.version, "--force", "--models", str(models)]
+    )
+    assert forced.exit_code == 0 and current_version(models) == worse.version
+    assert "promoted with force" in forced.output and "v001" in forced.output
+
+
+@pytest.mark.slow
+def test_cli_retrain_flow_promotes_but_never_over_a_refusal(tmp_path: Path) -> None:
+    import json
+
+    from flows.fraud import retrain_fraud_model
+    from pipeline.errors import PromotionRefusedError
+
+    labels = labelled_run(tmp_path / "run", n=60)
+    models = tmp_path / "models"
+    retrain_fraud_model.fn([labels], [tmp_path / "run"], models, promote_if_not_worse=True)
+    assert current_version(models) == "v001"
+    card_path = models / "v001" / "card.json"
+    card = json.loads(card_path.read_text())
+    card["feature_names"] = ["an_old_feature"]  # CURRENT can no longer be compared
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(PromotionRefusedError, match="not comparable"):
+        retrain_fraud_model.fn([labels], [tmp_path / "run"], models, promote_if_not_worse=True)
+    assert current_version(models) == "v001" and (models / "v002" / "card.json").is_file()

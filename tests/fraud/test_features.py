@@ -12,7 +12,7 @@ from pipeline.fraud.features import (
     patient_sex,
 )
 from pipeline.fraud.history import InMemoryClaimHistory
-from pipeline.schema import Claim, ExtractedField, LineItem
+from pipeline.schema import Claim, ExtractedField, Flag, LineItem
 from tests.fraud.conftest import make_claim
 
 
@@ -218,6 +218,12 @@ def test_features_diagnosis_implausible_for_sex_and_age() -> None:
     assert old_pregnancy.dx_age_implausible == 1
 
 
+def test_features_sex_as_extraction_writes_it_in_any_language() -> None:
+    claim = make_claim(sex="M", diagnoses=("O80",)).model_copy(update={"language": "zh"})
+    assert patient_sex(claim) == "M"
+    assert _features(claim).dx_sex_implausible == 1
+
+
 def test_features_sex_unknown_is_missing_not_guessed() -> None:
     claim = make_claim(diagnoses=("O80", "C61"))
     assert patient_sex(claim) is None
@@ -267,3 +273,46 @@ def test_features_every_feature_is_documented() -> None:
         cell = next((c for c in cells if f"`{name}`" in c or f"`{stem}" in c), None)
         assert cell is not None, f"{name} is not documented in FEATURES.md"
         assert ("(context)" in cell) == (name in CONTEXT_FEATURES), f"{name}: context marking"
+
+
+def test_features_same_packet_bytes_seen_before() -> None:
+    earlier = make_claim("a", invoice_number="OTHER-1", service_date="2026-01-02")
+    again = make_claim("b").model_copy(
+        update={"packet": earlier.packet.model_copy(update={"source": "resent.pdf"})}
+    )
+    feats = _features(again, InMemoryClaimHistory([earlier]))
+    assert feats.dup_document_hash_seen == 1 and feats.dup_any_seen == 1
+    assert _features(make_claim("c"), InMemoryClaimHistory([earlier])).dup_document_hash_seen == 0
+
+
+def test_features_same_invoice_twice_inside_one_claim() -> None:
+    claim = make_claim()
+    invoice = claim.documents[1]
+    twice = claim.model_copy(update={"documents": [*claim.documents, invoice]})
+    assert _features(claim).dup_invoice_within_claim == 0
+    assert _features(twice).dup_invoice_within_claim >= 1
+
+
+def test_features_provider_windows_count_only_that_provider() -> None:
+    same = make_claim("a", invoice_number="A", service_date="2026-01-10", invoice_date="2026-01-11")
+    other = make_claim("b", invoice_number="B", npi="1245319599", member_id="ZZZ999999")
+    feats = _features(make_claim("c"), InMemoryClaimHistory([same, other]))
+    assert feats.provider_claims_30d == 0 and feats.provider_claims_90d == 1
+
+
+def test_features_read_quality_flags_and_size_context() -> None:
+    clean = _features(make_claim())
+    assert clean.read_problem_flags == 0 and clean.low_confidence_flags == 0
+    assert clean.n_line_items == 2
+    assert clean.total_billed_log is not None and clean.total_billed_log > 0
+    assert clean.price_ratio_mean is not None and clean.days_service_after_invoice == 0
+    flags = [
+        Flag(code="PAGE_READ_PROBLEM", severity="review", message="p.pdf page 1: faint"),
+        Flag(code="TEXT_OCR_DISAGREEMENT", severity="review", message="p.pdf page 2"),
+        Flag(code="LOW_CONFIDENCE", field="fields.member_id", severity="review", message="low"),
+        Flag(code="CLAIM_TYPE_INFERRED", severity="info", message="not counted"),
+    ]
+    flagged = _features(make_claim().model_copy(update={"flags": flags}))
+    assert flagged.read_problem_flags == 2 and flagged.low_confidence_flags == 1
+    late = _features(make_claim(service_date="2026-03-09", invoice_date="2026-03-05"))
+    assert late.days_service_after_invoice == 4

@@ -22,6 +22,7 @@ from pipeline.fraud.registry import (
     evaluate,
     load_model,
     promote,
+    read_card,
     read_claims,
     read_labels,
     score_claim,
@@ -78,6 +79,10 @@ def test_registry_refuses_worse_candidate_unless_forced(tmp_path: Path) -> None:
     assert current_version(models) == "v001"
     promote(worse.version, models_dir=models, force=True)
     assert current_version(models) == worse.version
+    notes = read_card(worse.version, models).forced_promotions
+    assert len(notes) == 1 and "over CURRENT v001" in notes[0] and "ROC-AUC" in notes[0]
+    assert "Promoted with force" in (worse.path / "card.md").read_text()
+    assert read_card(first.version, models).forced_promotions == []
 
 
 def test_registry_current_on_another_feature_set_is_noted_and_needs_force(tmp_path: Path) -> None:
