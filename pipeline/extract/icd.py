@@ -28,6 +28,7 @@ _DOLLAR_S = re.compile(r"^\$\d[0-9A-Z]\.(?!\d{2}$)[0-9A-Z]{1,4}$")  # $82.101A, 
 _ICD_MARKER = re.compile(r"^icd(?:9|10)?(?:cm)?$")
 _TAIL = re.compile(r"^[0-9A-Z]{1,4}$")
 _COMMA_DOT = re.compile(r"^[A-Z][0-9OILSBZ][0-9A-Z],[0-9A-Z]{1,4}$")
+_VALID_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 _FIT_KEEP = 0.75
 """a code whose official description the line prints this fully is not second-guessed"""
 _FIT_SWITCH = 0.9
@@ -60,13 +61,27 @@ def _description_fit(code: str, words: set[str]) -> float:
     return len(official & words) / len(official) if official else 0.0
 
 
+def _one_edit_codes(code: str) -> set[str]:
+    """Valid codes one misread character away: one character replaced, or one extra dropped."""
+    compact = code.replace(".", "")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    spellings = {compact[:i] + compact[i + 1 :] for i in range(len(compact))}
+    spellings |= {compact[:i] + c + compact[i + 1 :] for i in range(len(compact)) for c in alphabet}
+    found = set()
+    for spelling in spellings:
+        dotted = spelling if len(spelling) <= 3 else f"{spelling[:3]}.{spelling[3:]}"
+        if dotted != code and _VALID_SHAPE.match(dotted) and icd.is_valid_item(dotted):
+            found.add(dotted)
+    return found
+
+
 def _fit_description(code: str, line: LayoutLine, index: int) -> str:
-    """The code the printed description names, when OCR misread one digit of it.
+    """The code the printed description names, when OCR misread one character of it.
 
     A code printed beside its description ("E13.9 Type 2 diabetes mellitus without
-    complications") is checked against the official descriptions: a valid code one digit
-    away whose description the line prints (nearly) whole wins over one whose description
-    it mostly does not. Without a description on the line, the code stands.
+    complications") is checked against the official descriptions: a valid code one
+    misread character away whose description the line prints (nearly) whole wins over one
+    whose description it mostly does not. Without a description on the line, the code stands.
     """
     words = _words_of(" ".join(t.text for i, t in enumerate(line.tokens) if i != index))
     if len(words) < 3:
@@ -75,18 +90,10 @@ def _fit_description(code: str, line: LayoutLine, index: int) -> str:
     if current >= _FIT_KEEP:
         return code
     best, best_fit = code, current
-    for pos, ch in enumerate(code):
-        if pos == 0 or not ch.isdigit():
-            continue
-        for digit in "0123456789":
-            if digit == ch:
-                continue
-            other = code[:pos] + digit + code[pos + 1 :]
-            if not icd.is_valid_item(other):
-                continue
-            fit = _description_fit(other, words)
-            if fit > best_fit:
-                best, best_fit = other, fit
+    for other in sorted(_one_edit_codes(code)):
+        fit = _description_fit(other, words)
+        if fit > best_fit:
+            best, best_fit = other, fit
     return best if best_fit >= _FIT_SWITCH and best_fit - current >= 0.25 else code
 
 

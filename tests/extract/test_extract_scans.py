@@ -530,3 +530,15 @@ def test_line_items_code_with_g_read_for_six(nlp) -> None:
     )
     r = extract_document("invoice", [p], nlp)
     assert [(i.code, i.amount) for i in r.line_items] == [("J0696", 28.64)]
+
+
+def test_icd_code_with_a_misread_letter_or_an_extra_character_fits_its_description(nlp) -> None:
+    p = scan(
+        [
+            [(0.10, 0.10, "Diagnoses")],
+            [(0.10, 0.12, "F11.9 Type 2 diabetes mellitus without complications")],
+            [(0.10, 0.14, "1210 Essential (primary) hypertension")],
+        ]
+    )
+    codes = [d.code for d in extract_document("medical_record", [p], nlp).diagnoses]
+    assert codes == ["E11.9", "I10"]
