@@ -396,10 +396,15 @@ def reread_words(
         right = int(x1 * width) + pad
         if wi + 1 < len(line_words):
             right = min(right, int((x1 + line_words[wi + 1].bbox[0]) / 2 * width) + 1)
+        # ... but never into the word itself, which an overlapping neighbour would cause.
+        left = min(left, int(x0 * width))
+        right = max(right, int(x1 * width) + 1)
         crop = gray[
-            max(0, int(y0 * height) - pad) : min(height, int(y1 * height) + pad),
-            max(0, left) : min(width, max(right, int(x1 * width) + 1)),
+            max(0, int(y0 * height) - pad) : min(height, int(y1 * height) + pad + 1),
+            max(0, left) : min(width, right),
         ]
+        if crop.shape[0] < 2 or crop.shape[1] < 2:
+            crop = np.full((8, 8), 255, np.uint8)  # a degenerate box: nothing to read again
         crops.append(cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC))
     gap = max(int(max(c.shape[0] for c in crops) * 0.6), 10)
     strip_w = max(c.shape[1] for c in crops) + 2 * gap

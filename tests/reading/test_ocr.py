@@ -177,3 +177,20 @@ def test_ocr_reread_words_leaves_sure_and_wordy_reads_alone() -> None:
     lines = [Line.from_words([sure, word])]
     blank = np.full((200, 300), 255, np.uint8)
     assert reread_words(blank, lines) == (lines, 0)  # nothing doubtful: no Tesseract call
+
+
+def test_ocr_reread_words_survives_overlapping_and_degenerate_boxes() -> None:
+    from pipeline.document import Line
+    from pipeline.reading.ocr import reread_words
+
+    page = np.full((300, 600), 255, np.uint8)
+    words = [
+        Word(text="2025-09-17", confidence=0.2, raw_confidence=20.0, bbox=(0.1, 0.1, 0.5, 0.15)),
+        # a neighbour the reader boxed inside the previous word, and a zero-width box
+        Word(text="0120", confidence=0.2, raw_confidence=20.0, bbox=(0.2, 0.1, 0.3, 0.15)),
+        Word(text="12.94", confidence=0.2, raw_confidence=20.0, bbox=(0.9, 0.1, 0.9, 0.15)),
+        Word(text="88.18", confidence=0.2, raw_confidence=20.0, bbox=(1.0, 1.0, 1.0, 1.0)),
+    ]
+    lines = [Line.from_words(words)]
+    out, replaced = reread_words(page, lines)  # blank crops: nothing read, nothing replaced
+    assert replaced == 0 and out == lines
