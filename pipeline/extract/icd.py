@@ -27,13 +27,74 @@ _EDGES = ".,;:()[]{}*|"
 _DOLLAR_S = re.compile(r"^\$\d[0-9A-Z]\.(?!\d{2}$)[0-9A-Z]{1,4}$")  # $82.101A, never $82.10
 _ICD_MARKER = re.compile(r"^icd(?:9|10)?(?:cm)?$")
 _TAIL = re.compile(r"^[0-9A-Z]{1,4}$")
+_COMMA_DOT = re.compile(r"^[A-Z][0-9OILSBZ][0-9A-Z],[0-9A-Z]{1,4}$")
+_VALID_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+_FIT_KEEP = 0.75
+"""a code whose official description the line prints this fully is not second-guessed"""
+_FIT_SWITCH = 0.9
 
 
 def _raw_code(text: str) -> str:
     """The token as a code candidate: edges stripped, upper case, a leading "$" read as S
-    where the rest cannot be money."""
-    raw = text.strip(_EDGES).upper()
+    where the rest cannot be money, a comma read for the dot ("W10,9XXA"), and lower-case
+    letters clinging to its end dropped when the rest is a code: codes are printed in
+    capitals, "(S93.401Aj)" is a closing parenthesis read as "j"."""
+    stripped = text.strip(_EDGES)
+    tail = len(stripped) - len(stripped.rstrip("abcdefghijklmnopqrstuvwxyz"))
+    if 0 < tail < len(stripped) - 2 and stripped[0].isupper():
+        cut = _raw_code(stripped[:-tail])
+        if normalize_icd10(cut, repair_first=False) is not None:
+            return cut
+    raw = stripped.upper()
+    if raw[:1].isalpha() and _COMMA_DOT.match(raw):
+        raw = raw.replace(",", ".")
     return "S" + raw[1:] if _DOLLAR_S.match(raw) else raw
+
+
+def _words_of(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 1 or w.isdigit()}
+
+
+def _description_fit(code: str, words: set[str]) -> float:
+    """Share of the official description's words printed on the code's line."""
+    official = _words_of(icd.get_description(code))
+    return len(official & words) / len(official) if official else 0.0
+
+
+def _one_edit_codes(code: str) -> set[str]:
+    """Valid codes one misread character away: one character replaced, or one extra dropped."""
+    compact = code.replace(".", "")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    spellings = {compact[:i] + compact[i + 1 :] for i in range(len(compact))}
+    spellings |= {compact[:i] + c + compact[i + 1 :] for i in range(len(compact)) for c in alphabet}
+    found = set()
+    for spelling in spellings:
+        dotted = spelling if len(spelling) <= 3 else f"{spelling[:3]}.{spelling[3:]}"
+        if dotted != code and _VALID_SHAPE.match(dotted) and icd.is_valid_item(dotted):
+            found.add(dotted)
+    return found
+
+
+def _fit_description(code: str, line: LayoutLine, index: int) -> str:
+    """The code the printed description names, when OCR misread one character of it.
+
+    A code printed beside its description ("E13.9 Type 2 diabetes mellitus without
+    complications") is checked against the official descriptions: a valid code one
+    misread character away whose description the line prints (nearly) whole wins over one
+    whose description it mostly does not. Without a description on the line, the code stands.
+    """
+    words = _words_of(" ".join(t.text for i, t in enumerate(line.tokens) if i != index))
+    if len(words) < 3:
+        return code
+    current = _description_fit(code, words)
+    if current >= _FIT_KEEP:
+        return code
+    best, best_fit = code, current
+    for other in sorted(_one_edit_codes(code)):
+        fit = _description_fit(other, words)
+        if fit > best_fit:
+            best, best_fit = other, fit
+    return best if best_fit >= _FIT_SWITCH and best_fit - current >= 0.25 else code
 
 
 def _starts_with_code(line: LayoutLine) -> bool:
@@ -126,6 +187,8 @@ def extract_diagnoses(
                 code = raw  # printed like a code beside a diagnosis label: flag it, don't drop it
             elif in_context and (tail := _joined_tail(line, index, code)) is not None:
                 code, skip_to = tail
+            if valid:
+                code = _fit_description(code, line, index)
             if code in seen:
                 continue
             seen[code] = len(out)

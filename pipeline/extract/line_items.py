@@ -24,7 +24,7 @@ __all__ = ["LineItemResult", "Column", "find_header", "code_system_of", "extract
 
 _COLUMN_KINDS = ("service_date", "code", "description", "quantity", "unit_price", "amount")
 _CODE_DIGIT_REPAIRS = str.maketrans(
-    {"O": "0", "o": "0", "l": "1", "I": "1", "S": "5", "B": "8", "Z": "2"}
+    {"O": "0", "o": "0", "l": "1", "I": "1", "S": "5", "B": "8", "Z": "2", "G": "6"}
 )
 
 

@@ -41,6 +41,8 @@ OCR_DIGIT_REPAIRS: dict[str, str] = {
 }  # fmt: skip
 _LETTER_FOR_DIGIT = {"0": "O", "1": "I", "5": "S", "8": "B", "2": "Z"}
 _DIGIT_FOR_LETTER = {"O": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2", "D": "0"}
+# A code's first character is a letter; OCR also prints a J as 3 ("345.909" for J45.909).
+_FIRST_LETTER_FOR_DIGIT = {**_LETTER_FOR_DIGIT, "3": "J"}
 _PIVOT_TWO_DIGIT_YEAR = 30  # 00-30 -> 20xx, 31-99 -> 19xx: claim dates are recent, DOBs older
 
 
@@ -283,7 +285,7 @@ def normalize_icd10(text: str, *, repair_first: bool = True) -> str | None:
     options: list[list[str]] = []
     for i, ch in enumerate(compact):
         if i == 0:
-            alt = _LETTER_FOR_DIGIT.get(ch) if repair_first else None
+            alt = _FIRST_LETTER_FOR_DIGIT.get(ch) if repair_first else None
             options.append([ch] if ch.isalpha() else ([alt] if alt else []))
         elif i == 1:
             options.append(

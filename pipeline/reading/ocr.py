@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ __all__ = [
     "ocr_image",
     "ocr_best",
     "merge_reads",
+    "needs_reread",
+    "reread_words",
 ]
 
 TESSERACT_LANGUAGES: dict[str, str] = {"en": "eng", "zh": "chi_sim+eng"}
@@ -332,3 +335,134 @@ def merge_reads(primary: OcrRead, extra: OcrRead, max_overlap: float = 0.3) -> O
         word_count=count,
         seconds=primary.seconds + extra.seconds,
     )
+
+
+_NUMERIC = re.compile(r"\d.*\d")
+_SEPARATORS = re.compile(r"[.,:;/-]")
+
+
+def _separators(text: str) -> int:
+    return len(_SEPARATORS.findall(text))
+
+
+def needs_reread(word: Word, below: float) -> bool:
+    """A doubtful read of a number-bearing word (code, amount, date, id): the words whose
+    one misread character changes a value, and which OCR reads better when enlarged."""
+    raw = word.raw_confidence if word.raw_confidence is not None else 100.0
+    return raw < below and 3 <= len(word.text) <= 16 and bool(_NUMERIC.search(word.text))
+
+
+def reread_words(
+    gray: np.ndarray,
+    lines: list[Line],
+    below: float = 70.0,
+    scale: float = 2.0,
+    lang: str = "eng",
+    timeout: float = 30.0,
+    calibrator: ConfidenceCalibrator | None = None,
+    threads: int | None = 1,
+    max_words: int = 60,
+) -> tuple[list[Line], int]:
+    """Read doubtful number-bearing words again, enlarged, and keep the surer read.
+
+    Tesseract misreads small print that it reads right at twice the size ("J1885" read
+    "91885" at 12 % confidence, "J1885" at 91 % enlarged). Only words `needs_reread`
+    picks are cropped, each padded and enlarged, stacked into one strip and read in ONE
+    Tesseract call (psm 6, a line per crop), so the cost is one small read per page that
+    has doubtful numbers and nothing on a clean page. A re-read replaces a word only when
+    it is one word, surer than the first read by 10 points. Returns the lines and how many
+    words were replaced.
+    """
+    import pytesseract
+
+    height, width = gray.shape
+    picked = [
+        (li, wi)
+        for li, line in enumerate(lines)
+        for wi, word in enumerate(line.words)
+        if needs_reread(word, below)
+    ][:max_words]
+    if not picked:
+        return lines, 0
+    crops: list[np.ndarray] = []
+    for li, wi in picked:
+        line_words = lines[li].words
+        x0, y0, x1, y1 = line_words[wi].bbox
+        pad = max(2, int((y1 - y0) * height * 0.35))
+        # Not into the neighbouring words: "31-" beside "-May-1945" made it "1-May-1945".
+        left = int(x0 * width) - pad
+        if wi > 0:
+            left = max(left, int((line_words[wi - 1].bbox[2] + x0) / 2 * width))
+        right = int(x1 * width) + pad
+        if wi + 1 < len(line_words):
+            right = min(right, int((x1 + line_words[wi + 1].bbox[0]) / 2 * width) + 1)
+        # ... but never into the word itself, which an overlapping neighbour would cause.
+        left = min(left, int(x0 * width))
+        right = max(right, int(x1 * width) + 1)
+        crop = gray[
+            max(0, int(y0 * height) - pad) : min(height, int(y1 * height) + pad + 1),
+            max(0, left) : min(width, right),
+        ]
+        if crop.shape[0] < 2 or crop.shape[1] < 2:
+            crop = np.full((8, 8), 255, np.uint8)  # a degenerate box: nothing to read again
+        crops.append(cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC))
+    gap = max(int(max(c.shape[0] for c in crops) * 0.6), 10)
+    strip_w = max(c.shape[1] for c in crops) + 2 * gap
+    bands: list[tuple[int, int]] = []
+    rows: list[np.ndarray] = [np.full((gap, strip_w), 255, np.uint8)]
+    top = gap
+    for crop in crops:
+        row = np.full((crop.shape[0], strip_w), 255, np.uint8)
+        row[:, gap : gap + crop.shape[1]] = crop
+        rows.append(row)
+        rows.append(np.full((gap, strip_w), 255, np.uint8))
+        bands.append((top, top + crop.shape[0]))
+        top += crop.shape[0] + gap
+    strip = np.vstack(rows)
+    try:
+        with ocr_thread_limit(threads), tempfile.TemporaryDirectory(prefix="ci-reread-") as tmp:
+            image_path = os.path.join(tmp, "strip.pgm")
+            if not cv2.imwrite(image_path, strip):
+                raise OcrError(f"could not write a {strip_w}x{top} re-read strip for Tesseract")
+            data = pytesseract.image_to_data(
+                image_path,
+                lang=lang,
+                config="--psm 6 --oem 1",
+                output_type=pytesseract.Output.DICT,
+                timeout=timeout,
+            )
+    except pytesseract.TesseractError as exc:
+        raise OcrError(f"Tesseract failed re-reading doubtful words: {exc.message}") from exc
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise OcrTimeoutError(f"re-reading doubtful words exceeded {timeout} s") from exc
+        raise
+    found: list[list[tuple[str, float]]] = [[] for _ in bands]
+    for i, text in enumerate(data["text"]):
+        token, raw = str(text).strip(), float(data["conf"][i])
+        if not token or raw < 0:
+            continue
+        centre = int(data["top"][i]) + int(data["height"][i]) / 2
+        for b, (start, end) in enumerate(bands):
+            if start <= centre < end:
+                found[b].append((token, raw))
+                break
+    calibrator = calibrator or load_default_calibrator(lang)
+    words = [list(line.words) for line in lines]
+    replaced = 0
+    for (li, wi), reads in zip(picked, found, strict=True):
+        old = words[li][wi]
+        if len(reads) != 1:
+            continue
+        text, raw = reads[0]
+        if text == old.text or raw < (old.raw_confidence or 0.0) + 10.0:
+            continue
+        if _separators(text) != _separators(old.text):
+            continue  # "12.94" re-read "1294" lost its point: a surer read of a wrong value
+        words[li][wi] = old.model_copy(
+            update={"text": text, "raw_confidence": raw, "confidence": calibrator(raw)}
+        )
+        replaced += 1
+    if not replaced:
+        return lines, 0
+    return [Line.from_words(ws) for ws in words], replaced

@@ -35,6 +35,7 @@ from pipeline.reading.ocr import (
     merge_reads,
     ocr_best,
     ocr_image,
+    reread_words,
     tesseract_lang,
 )
 from pipeline.reading.preprocess import (
@@ -97,6 +98,13 @@ class ReadingConfig(BaseModel):
         description="rule pixels share of the page that triggers the second pass",
     )
     checkboxes: CheckboxConfig = Field(default_factory=CheckboxConfig)
+    reread_below_confidence: float = Field(
+        default=70.0,
+        ge=0,
+        le=100,
+        description="number-bearing words read with less Tesseract confidence are read again "
+        "enlarged, all of a page's in one small Tesseract call (0: never)",
+    )
     barcode_max_words: int = Field(
         default=12, ge=0, description="pages with at most this many words are searched for barcodes"
     )
@@ -293,6 +301,19 @@ def read_page_job(job: PageJob) -> Page:
                 base.warnings.append(f"second OCR pass without rules failed: {exc}")
     upright = (int(cleaned.image.shape[1]), int(cleaned.image.shape[0]))
     lines = read.lines
+    if config.reread_below_confidence > 0:
+        try:
+            lines, _ = reread_words(
+                cleaned.image,
+                lines,
+                config.reread_below_confidence,
+                lang=lang,
+                timeout=config.ocr_timeout,
+                calibrator=load_default_calibrator(lang),
+                threads=config.ocr_threads,
+            )
+        except OcrError as exc:
+            base.warnings.append(f"re-reading doubtful numbers failed: {exc}")
     boxes = detect_checkboxes(cleaned.image, cleaned.dpi, config.checkboxes)
     if boxes:
         marked = add_checkbox_words(

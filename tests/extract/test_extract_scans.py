@@ -489,3 +489,56 @@ def test_fields_card_fallback_leaves_labelled_values_and_other_documents_alone(n
     form = extract_document("claim_form", [scan(lines[:1] + lines[2:3] + lines[5:])], nlp)
     assert form.fields["patient_name"].value is None
     assert form.fields["member_id"].value is None
+
+
+def test_icd_misread_digit_corrected_by_the_printed_description(nlp) -> None:
+    # E11.9 read as E13.9: both are valid, the description beside it names E11.9 only
+    p = scan(
+        [
+            [(0.10, 0.10, "Diagnoses")],
+            [(0.10, 0.12, "E13.9 Type 2 diabetes mellitus without complications")],
+            [(0.10, 0.14, "Other specified diabetes mellitus without complications (E13.9)")],
+            [(0.10, 0.16, "E13.9 Follow-up in two weeks")],
+        ]
+    )
+    codes = [d.code for d in extract_document("medical_record", [p], nlp).diagnoses]
+    # the line whose description fits E13.9 keeps it; one without a description keeps it too
+    assert codes == ["E11.9", "E13.9"]
+
+
+def test_icd_comma_for_point_and_parenthesis_read_as_letter(nlp) -> None:
+    p = scan(
+        [
+            [(0.10, 0.10, "Diagnosis")],
+            [(0.10, 0.12, "W10,9XXA Fall (on) (from) unspecified stairs and steps")],
+            [(0.10, 0.14, "Sprain of unspecified ligament of right ankle (S93.401Aj)")],
+            [(0.10, 0.16, "Unspecified asthma, uncomplicated 345.909")],
+        ]
+    )
+    codes = [d.code for d in extract_document("medical_record", [p], nlp).diagnoses]
+    assert codes == ["W10.9XXA", "S93.401A", "J45.909"]
+
+
+def test_line_items_code_with_g_read_for_six(nlp) -> None:
+    p = scan(
+        [
+            [(0.07, 0.33, "Date"), (0.18, 0.33, "Code"), (0.28, 0.33, "Description")],
+            [(0.78, 0.33, "Qty"), (0.86, 0.33, "Amount")],
+            [(0.08, 0.35, "09/17/2025 JOG96 Injection ceftriaxone")],
+            [(0.81, 0.35, "2"), (0.88, 0.35, "28.64")],
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert [(i.code, i.amount) for i in r.line_items] == [("J0696", 28.64)]
+
+
+def test_icd_code_with_a_misread_letter_or_an_extra_character_fits_its_description(nlp) -> None:
+    p = scan(
+        [
+            [(0.10, 0.10, "Diagnoses")],
+            [(0.10, 0.12, "F11.9 Type 2 diabetes mellitus without complications")],
+            [(0.10, 0.14, "1210 Essential (primary) hypertension")],
+        ]
+    )
+    codes = [d.code for d in extract_document("medical_record", [p], nlp).diagnoses]
+    assert codes == ["E11.9", "I10"]

@@ -117,6 +117,7 @@ def test_normalize_icd10_repairs_ocr_confusions() -> None:
     assert normalize_icd10("R5O.9") == "R50.9"
     assert normalize_icd10("552.501A") == "S52.501A"
     assert normalize_icd10("552.501A", repair_first=False) is None
+    assert normalize_icd10("345.909") == "J45.909"
     assert normalize_icd10("99213") is None
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from pipeline.document import Word
 from pipeline.errors import ConfigError, NotFittedError, OcrError, OcrTimeoutError
 from pipeline.reading.calibrate import FONT_CANDIDATES, align_words, word_errors
 from pipeline.reading.ocr import (
@@ -138,3 +139,58 @@ def test_ocr_rule_removal_keeps_text_and_drops_boxes() -> None:
     cleaned = remove_rules(boxed, dpi=300)
     assert cleaned[42, 500] == 255 and cleaned[40:134, 30:34].min() == 255
     assert (cleaned < 128).sum() == pytest.approx((image < 128).sum(), rel=0.1)
+
+
+def _doubtful_word(image: np.ndarray, text: str, raw: float) -> Word:
+    ys, xs = np.nonzero(image < 128)
+    h, w = image.shape
+    box = (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
+    return Word(text=text, confidence=0.1, raw_confidence=raw, bbox=box)
+
+
+@pytest.mark.slow
+def test_ocr_reread_words_replaces_a_doubtful_code_with_the_enlarged_read() -> None:
+    from pipeline.document import Line
+    from pipeline.reading.ocr import reread_words
+
+    image = Image.new("L", (400, 120), 255)
+    font = ImageFont.truetype(FONT_CANDIDATES[0], 22)
+    ImageDraw.Draw(image).text((40, 40), "J1885", fill=0, font=font)
+    page = np.asarray(image, dtype=np.uint8).copy()
+    # the first read took the J for a 9 and was unsure of it
+    lines = [Line.from_words([_doubtful_word(page, "91885", 12.0)])]
+    out, replaced = reread_words(page, lines)
+    assert replaced == 1
+    assert out[0].words[0].text == "J1885"
+    assert out[0].words[0].raw_confidence > 22.0
+    assert out[0].confidence == out[0].words[0].confidence
+
+
+def test_ocr_reread_words_leaves_sure_and_wordy_reads_alone() -> None:
+    from pipeline.document import Line
+    from pipeline.reading.ocr import needs_reread, reread_words
+
+    sure = Word(text="99213", confidence=0.95, raw_confidence=93.0, bbox=(0.1, 0.1, 0.2, 0.12))
+    word = Word(text="Office", confidence=0.2, raw_confidence=20.0, bbox=(0.3, 0.1, 0.4, 0.12))
+    assert not needs_reread(sure, 70.0) and not needs_reread(word, 70.0)
+    assert needs_reread(sure.model_copy(update={"raw_confidence": 40.0}), 70.0)
+    lines = [Line.from_words([sure, word])]
+    blank = np.full((200, 300), 255, np.uint8)
+    assert reread_words(blank, lines) == (lines, 0)  # nothing doubtful: no Tesseract call
+
+
+def test_ocr_reread_words_survives_overlapping_and_degenerate_boxes() -> None:
+    from pipeline.document import Line
+    from pipeline.reading.ocr import reread_words
+
+    page = np.full((300, 600), 255, np.uint8)
+    words = [
+        Word(text="2025-09-17", confidence=0.2, raw_confidence=20.0, bbox=(0.1, 0.1, 0.5, 0.15)),
+        # a neighbour the reader boxed inside the previous word, and a zero-width box
+        Word(text="0120", confidence=0.2, raw_confidence=20.0, bbox=(0.2, 0.1, 0.3, 0.15)),
+        Word(text="12.94", confidence=0.2, raw_confidence=20.0, bbox=(0.9, 0.1, 0.9, 0.15)),
+        Word(text="88.18", confidence=0.2, raw_confidence=20.0, bbox=(1.0, 1.0, 1.0, 1.0)),
+    ]
+    lines = [Line.from_words(words)]
+    out, replaced = reread_words(page, lines)  # blank crops: nothing read, nothing replaced
+    assert replaced == 0 and out == lines

@@ -160,3 +160,47 @@ def test_preprocess_axis_of_a_card_follows_its_text_not_its_stripe(turn: int) ->
     quarter, skew = estimate_axis_and_skew(stored)
     assert quarter == turn % 180
     assert abs(skew) <= 0.5
+
+
+def _thin_bilevel_page() -> np.ndarray:
+    """A black-and-white 150 DPI page of one-pixel strokes, as a fax or a thresholded
+    scan of a light font prints them, with a decimal point of two by two pixels."""
+    page = np.full((400, 600), 255, np.uint8)
+    for row in range(11):
+        cv2.putText(page, "99214 Office visit 80061", (10, 30 + 30 * row), 0, 0.8, 0, 1)
+    page[360:362, 300:302] = 0
+    return np.where(page < 128, 0, 255).astype(np.uint8)
+
+
+def test_preprocess_bilevel_page_keeps_one_pixel_strokes() -> None:
+    from pipeline.reading.preprocess import is_bilevel, noise_level
+
+    page = _thin_bilevel_page()
+    assert is_bilevel(page)
+    # The grain measure fires on thin strokes alone, so it cannot be what decides here.
+    assert noise_level(page) >= PreprocessConfig().noise_threshold
+    config = PreprocessConfig(orientation=False, deskew=False, resample=False)
+    result = preprocess(page, 150.0, config)
+    assert not any(step.startswith("denoise") for step in result.steps)
+    assert np.array_equal(result.image < 128, page < 128)
+
+
+def test_preprocess_bilevel_specks_are_removed_strokes_and_points_kept() -> None:
+    from pipeline.reading.preprocess import despeckle
+
+    page = _thin_bilevel_page()
+    rng = np.random.default_rng(7)
+    specks = (rng.random(page.shape) < 0.004) & (cv2.dilate(255 - page, np.ones((5, 5))) == 0)
+    noisy = page.copy()
+    noisy[specks] = 0
+    config = PreprocessConfig(orientation=False, deskew=False, resample=False)
+    result = preprocess(noisy, 150.0, config)
+    assert "despeckle" in result.steps
+    assert np.array_equal(result.image < 128, page < 128)
+    assert np.array_equal(despeckle(page, 150.0), page)
+
+
+def test_preprocess_is_bilevel_false_for_grey_scans(text_page: np.ndarray) -> None:
+    from pipeline.reading.preprocess import is_bilevel
+
+    assert not is_bilevel(text_page)
