@@ -55,6 +55,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Update,
     and_,
     create_engine,
     event,
@@ -291,6 +292,16 @@ def _create_tables(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
         metadata.create_all(conn)
+
+
+def _held(claimed: Claimed) -> Update:
+    """UPDATE of the packet row this claim still holds (same worker, same attempt)."""
+    return update(packets).where(
+        packets.c.id == claimed.packet_id,
+        packets.c.state == "processing",
+        packets.c.worker_id == claimed.worker_id,
+        packets.c.attempts == claimed.attempt,
+    )
 
 
 class Ledger:
@@ -589,16 +600,7 @@ class Ledger:
         """Give the packet back unfinished (the batch stopped before it): its lease ends now,
         so the next run takes it at once instead of waiting for the lease to run out."""
         with self._tx() as conn:
-            conn.execute(
-                update(packets)
-                .where(
-                    packets.c.id == claimed.packet_id,
-                    packets.c.state == "processing",
-                    packets.c.worker_id == claimed.worker_id,
-                    packets.c.attempts == claimed.attempt,
-                )
-                .values(lease_expires_at=self._now())
-            )
+            conn.execute(_held(claimed).values(lease_expires_at=self._now()))
 
     def renew_lease(
         self, claimed: Claimed, lease_seconds: float = DEFAULT_LEASE_SECONDS
@@ -606,16 +608,7 @@ class Ledger:
         """Heartbeat for a long packet, so no one re-claims it while it is still being read."""
         lease = self._now() + timedelta(seconds=lease_seconds)
         with self._tx() as conn:
-            changed = conn.execute(
-                update(packets)
-                .where(
-                    packets.c.id == claimed.packet_id,
-                    packets.c.state == "processing",
-                    packets.c.worker_id == claimed.worker_id,
-                    packets.c.attempts == claimed.attempt,
-                )
-                .values(lease_expires_at=lease)
-            ).rowcount
+            changed = conn.execute(_held(claimed).values(lease_expires_at=lease)).rowcount
         if changed != 1:
             raise LeaseLostError(
                 f"packet {claimed.name} version {claimed.version}: lease of worker "
