@@ -91,6 +91,15 @@ class PreprocessConfig(BaseModel):
     remove_borders: bool = True
     target_dpi: float | None = Field(default=300.0, description="None keeps the page's resolution")
     resample: bool = Field(default=True, description="resample to target_dpi (off: as scanned)")
+    enlarge_below_dpi: float | None = Field(
+        default=None,
+        gt=0,
+        description="enlarge to target_dpi only pages scanned below this resolution (a fax at "
+        "100-150 DPI); pages between it and target_dpi are read as scanned, which costs "
+        "Tesseract fewer pixels. None (default): every page below target_dpi is enlarged. "
+        "On 40 scanned packets (178 pages) 190 ran 8 % faster (2.18 against 2.01 pages/s) "
+        "but read worse: fields 0.907 against 0.914, line-item F1 0.959 against 0.964",
+    )
     blank_ink_fraction: float = Field(
         default=0.0003, ge=0.0, description="pages with less stroke ink than this share are blank"
     )
@@ -597,7 +606,12 @@ def preprocess(
         # once filtered), and before resampling, while specks are still small.
         gray = denoise(gray, config.denoise_method)
         steps.append(f"denoise_{config.denoise_method}")
-    if config.resample and config.target_dpi is not None:
+    keep = (
+        config.enlarge_below_dpi is not None
+        and config.target_dpi is not None
+        and config.enlarge_below_dpi <= dpi < config.target_dpi
+    )
+    if config.resample and config.target_dpi is not None and not keep:
         gray, dpi = normalize_dpi(gray, dpi, config.target_dpi)
         steps.append("normalize_dpi")
     rotation = 0

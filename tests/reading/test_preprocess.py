@@ -204,3 +204,14 @@ def test_preprocess_is_bilevel_false_for_grey_scans(text_page: np.ndarray) -> No
     from pipeline.reading.preprocess import is_bilevel
 
     assert not is_bilevel(text_page)
+
+
+def test_preprocess_enlarges_only_pages_below_enlarge_below_dpi() -> None:
+    page, _ = synthetic_page(5, dpi=200, lines=4)
+    default = preprocess(page, 200.0, PreprocessConfig(orientation=False, deskew=False))
+    assert default.dpi == 300.0 and default.image.shape[0] == round(page.shape[0] * 1.5)
+    config = PreprocessConfig(orientation=False, deskew=False, enlarge_below_dpi=190)
+    kept = preprocess(page, 200.0, config)
+    assert kept.dpi == 200.0 and "normalize_dpi" not in kept.steps
+    fax, _ = synthetic_page(6, dpi=150, lines=4)
+    assert preprocess(fax, 150.0, config).dpi == 300.0
