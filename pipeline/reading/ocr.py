@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "OcrRead",
     "ocr_image",
     "ocr_best",
+    "tesseract_data",
     "merge_reads",
     "needs_reread",
     "reread_words",
@@ -182,6 +184,40 @@ class OcrRead(BaseModel):
         return self.mean_raw_confidence * min(1.0, self.word_count / 20.0)
 
 
+def tesseract_data(
+    image: np.ndarray, lang: str, config: str, timeout: float, threads: int | None, what: str
+) -> dict[str, list[Any]]:
+    """Tesseract's word table (pytesseract's DICT) for a grayscale image; `what` names the
+    image in errors. Raises OcrTimeoutError past `timeout` seconds, OcrError on failure."""
+    import pytesseract
+
+    try:
+        with ocr_thread_limit(threads), tempfile.TemporaryDirectory(prefix="ci-ocr-") as tmp:
+            # Handing pytesseract a file path, not an array, skips its PIL -> PNG round trip
+            # (about 1 s a page); PGM is written uncompressed in milliseconds.
+            image_path = os.path.join(tmp, "page.pgm")
+            if not cv2.imwrite(image_path, np.ascontiguousarray(image, dtype=np.uint8)):
+                raise OcrError(f"could not write {what} for Tesseract")
+            data: dict[str, list[Any]] = pytesseract.image_to_data(
+                image_path,
+                lang=lang,
+                config=config,
+                output_type=pytesseract.Output.DICT,
+                timeout=timeout,
+            )
+            return data
+    except pytesseract.TesseractError as exc:
+        raise OcrError(
+            f"Tesseract failed on {what} (lang={lang!r}, {config}): {exc.message}"
+        ) from exc
+    except RuntimeError as exc:
+        if "timeout" in str(exc).lower():
+            raise OcrTimeoutError(
+                f"Tesseract did not finish {what} within {timeout} s ({config})"
+            ) from exc
+        raise
+
+
 def ocr_image(
     gray: np.ndarray,
     lang: str = "eng",
@@ -200,35 +236,12 @@ def ocr_image(
     """
     import time
 
-    import pytesseract
-
     if gray.ndim != 2 or gray.size == 0:
         raise OcrError(f"ocr_image needs a non-empty 2-D grayscale array, got shape {gray.shape}")
     height, width = gray.shape
     config = f"--psm {psm} --oem 1" + (f" --dpi {round(dpi)}" if dpi else "")
     started = time.perf_counter()
-    try:
-        with ocr_thread_limit(threads), tempfile.TemporaryDirectory(prefix="ci-ocr-") as tmp:
-            # Handing pytesseract a file path, not an array, skips its PIL -> PNG round trip
-            # (about 1 s a page); PGM is written uncompressed in milliseconds.
-            image_path = os.path.join(tmp, "page.pgm")
-            if not cv2.imwrite(image_path, np.ascontiguousarray(gray, dtype=np.uint8)):
-                raise OcrError(f"could not write a {width}x{height} page image for Tesseract")
-            data = pytesseract.image_to_data(
-                image_path,
-                lang=lang,
-                config=config,
-                output_type=pytesseract.Output.DICT,
-                timeout=timeout,
-            )
-    except pytesseract.TesseractError as exc:
-        raise OcrError(f"Tesseract failed (lang={lang!r}, psm={psm}): {exc.message}") from exc
-    except RuntimeError as exc:
-        if "timeout" in str(exc).lower():
-            raise OcrTimeoutError(
-                f"Tesseract did not finish a {width}x{height} page within {timeout} s (psm={psm})"
-            ) from exc
-        raise
+    data = tesseract_data(gray, lang, config, timeout, threads, f"a {width}x{height} page")
     elapsed = time.perf_counter() - started
     calibrator = calibrator or load_default_calibrator(lang)
     groups: dict[tuple[int, int, int, int], list[Word]] = {}
@@ -373,7 +386,6 @@ def reread_words(
     it is one word, surer than the first read by 10 points. Returns the lines and how many
     words were replaced.
     """
-    import pytesseract
 
     height, width = gray.shape
     picked = [
@@ -419,24 +431,8 @@ def reread_words(
         bands.append((top, top + crop.shape[0]))
         top += crop.shape[0] + gap
     strip = np.vstack(rows)
-    try:
-        with ocr_thread_limit(threads), tempfile.TemporaryDirectory(prefix="ci-reread-") as tmp:
-            image_path = os.path.join(tmp, "strip.pgm")
-            if not cv2.imwrite(image_path, strip):
-                raise OcrError(f"could not write a {strip_w}x{top} re-read strip for Tesseract")
-            data = pytesseract.image_to_data(
-                image_path,
-                lang=lang,
-                config="--psm 6 --oem 1",
-                output_type=pytesseract.Output.DICT,
-                timeout=timeout,
-            )
-    except pytesseract.TesseractError as exc:
-        raise OcrError(f"Tesseract failed re-reading doubtful words: {exc.message}") from exc
-    except RuntimeError as exc:
-        if "timeout" in str(exc).lower():
-            raise OcrTimeoutError(f"re-reading doubtful words exceeded {timeout} s") from exc
-        raise
+    what = f"a {strip_w}x{top} strip of doubtful words read again"
+    data = tesseract_data(strip, lang, "--psm 6 --oem 1", timeout, threads, what)
     found: list[list[tuple[str, float]]] = [[] for _ in bands]
     for i, text in enumerate(data["text"]):
         token, raw = str(text).strip(), float(data["conf"][i])
