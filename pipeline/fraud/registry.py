@@ -106,6 +106,11 @@ class ModelCard(_Strict):
     created: str
     sklearn_version: str
     data_sha256: str = Field(description="sha256 over the sorted (claim_id, label) pairs used")
+    features_sha256: str | None = Field(
+        default=None,
+        description="sha256 over the feature rows in claim-id order (float64): two trainings "
+        "on the same labels but other claim files differ here (absent on older cards)",
+    )
     training_data: str = Field(description="where the labelled claims came from, in words")
     label_counts: dict[str, int]
     train_size: int
@@ -320,7 +325,9 @@ def card_markdown(card: ModelCard) -> str:
         f"Created {card.created} with scikit-learn {card.sklearn_version}.\n\n"
         f"## Data\n\n{card.training_data}\n\n"
         f"Labels: {card.label_counts}; train {card.train_size}, hold-out {card.holdout_size} "
-        f"(stratified, seed {card.split_seed}); data sha256 `{card.data_sha256}`.\n\n"
+        f"(stratified, seed {card.split_seed}); data sha256 `{card.data_sha256}`"
+        + (f", features sha256 `{card.features_sha256}`" if card.features_sha256 else "")
+        + ".\n\n"
         f"## Hold-out metrics\n\n| metric | value |\n| --- | --- |\n{rows}\n{current}{external}{forced}\n"
         f"## Model\n\nHistGradientBoostingClassifier inside CalibratedClassifierCV; "
         f"params {card.params}.\n\n"
@@ -433,12 +440,17 @@ def train_candidate(
     digest = hashlib.sha256(
         "\n".join(f"{i},{label}" for i, label in sorted(zip(ids, y.tolist(), strict=True))).encode()
     ).hexdigest()
+    order = np.argsort(np.asarray(ids, dtype=object))
+    features_digest = hashlib.sha256(
+        np.ascontiguousarray(X[order], dtype=np.float64).tobytes()
+    ).hexdigest()
     models_dir.mkdir(parents=True, exist_ok=True)
     card = ModelCard(
         version=_next_version(models_dir),
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         sklearn_version=sklearn.__version__,
         data_sha256=digest,
+        features_sha256=features_digest,
         training_data=training_data,
         label_counts=counts,
         train_size=len(train),

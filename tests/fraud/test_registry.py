@@ -53,6 +53,11 @@ def test_registry_train_evaluate_promote_round_trip(tmp_path: Path) -> None:
 
     second = train_candidate([labels], [tmp_path / "run"], models_dir=models, estimator=_fast())
     assert second.version == "v002" and second.card.compared_with == "v001"
+    # Same labels, same claim files: the same data and feature hashes on the card.
+    assert second.card.data_sha256 == first.card.data_sha256
+    assert second.card.features_sha256 == first.card.features_sha256
+    assert len(first.card.features_sha256 or "") == 64
+    assert f"features sha256 `{first.card.features_sha256}`" in (first.path / "card.md").read_text()
     assert second.card.current_metrics is not None
     assert promote("v002", models_dir=models) == "v001"
 
