@@ -253,21 +253,23 @@ def read_page_job(job: PageJob) -> Page:
         base.warnings.append(str(exc))
         return base
     if check_turned and _is_poor(read, config.upside_down_below, config.upside_down_min_words):
+        turned_image = rotate_right_angle(text_image, 180)
         try:
-            turned = _read_image(
-                rotate_right_angle(text_image, 180), config, cleaned.dpi, first_mode
-            )
+            turned = _read_image(turned_image, config, cleaned.dpi, first_mode)
         except OcrError as exc:
             base.warnings.append(f"reading the page turned 180 degrees failed: {exc}")
         else:
             if turned.score > read.score:
                 read = turned
-                text_image = rotate_right_angle(text_image, 180)
+                # The page read is the cleaned page itself unless its rules were whitened.
+                turned_page = (
+                    turned_image
+                    if text_image is cleaned.image
+                    else rotate_right_angle(cleaned.image, 180)
+                )
+                text_image = turned_image
                 cleaned = cleaned.model_copy(
-                    update={
-                        "image": rotate_right_angle(cleaned.image, 180),
-                        "rotation": (cleaned.rotation + 180) % 360,
-                    }
+                    update={"image": turned_page, "rotation": (cleaned.rotation + 180) % 360}
                 )
     if check_turned and _is_poor(read, config.retry_below_confidence, 5):
         for psm in config.psm[1:]:
