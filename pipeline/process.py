@@ -38,6 +38,7 @@ from pipeline.config import Settings
 from pipeline.document import Page, ReadPacket
 from pipeline.errors import ModelNotFoundError
 from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
+from pipeline.extract.vocab import load_vocab
 from pipeline.fraud.history import ClaimHistory
 from pipeline.fraud.registry import RegisteredModel, load_model, score_claim
 from pipeline.intake import PacketRead, read_stage
@@ -230,7 +231,7 @@ def build_claim(
     """Everything after reading: split, extract, merge, check, flag."""
     settings = resources.settings
     thresholds = settings.review
-    spans = split_packet(read.pages, labels)
+    spans = split_packet(read.pages, labels, load_vocab(read.language).provider_words)
     documents: list[ClaimDocument] = []
     diagnosis_lists: list[list[Diagnosis]] = []
     line_items: list[LineItem] = []
