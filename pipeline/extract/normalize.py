@@ -188,9 +188,26 @@ def _money_regex(rules: MoneyRules) -> re.Pattern[str]:
     return re.compile(rf"(?:{grouped}|\d+)(?:{dec}\d{{1,2}})?|{dec}\d{{1,2}}")
 
 
+_BOX_EDGES = "|[]{}"
+"""A table rule or box edge OCR glues to a word ("267.37|", "USD 239.14]"): never money."""
+
+
 def parse_money(text: str, language: str = "en", rules: MoneyRules | None = None) -> Decimal | None:
-    """The amount `text` prints, to the cent, or None; "(12.00)" and "12.00-" are negative."""
+    """The amount `text` prints, to the cent, or None; "(12.00)" and "12.00-" are negative.
+
+    A box edge read at either end is dropped only when the amount does not read with it:
+    "267.3|" is 267.31 (a 1 read as a bar), "267.37|" is 267.37.
+    """
     rules = rules or load_vocab(language).money
+    value = _parse_money(text, rules)
+    if value is None:
+        trimmed = text.strip().strip(_BOX_EDGES)
+        if trimmed and trimmed != text.strip():
+            value = _parse_money(trimmed, rules)
+    return value
+
+
+def _parse_money(text: str, rules: MoneyRules) -> Decimal | None:
     s = text.strip().strip(":;")
     negative = False
     if s.startswith("(") and s.endswith(")"):

@@ -61,6 +61,24 @@ def test_normalize_parse_money_round_trips(value: Decimal) -> None:
         assert parse_money(f"({value:,.2f})") == -value
 
 
+@given(
+    st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2),
+    st.sampled_from(["|", "]", "}", "[", "{"]),
+)
+def test_normalize_parse_money_box_edge_glued_to_the_amount(value: Decimal, edge: str) -> None:
+    # a table rule read as a character at the amount's end ("267.37|", "USD 239.14]")
+    assert parse_money(f"{value:,.2f}{edge}") == value
+    assert parse_money(f"${value:,.2f}{edge}") == value
+    if edge != "|":  # a bar before digits stays a misread 1 ("|23.00" is 123.00)
+        assert parse_money(f"{edge}{value:.2f}") == value
+
+
+def test_normalize_parse_money_bar_for_a_last_digit_is_still_a_digit() -> None:
+    assert parse_money("267.3|") == Decimal("267.31")  # the repair, not the trim
+    assert parse_money("|") is None
+    assert parse_money("[]") is None
+
+
 @given(st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2))
 def test_normalize_parse_money_comma_decimal_locale(value: Decimal) -> None:
     rules = MoneyRules(decimal=",", thousands=[".", " "], symbols=["EUR", "€"])
