@@ -153,6 +153,11 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     label whose first word OCR garbled ("Mciraer ID").
     """
     toks = line.tokens
+    if hit.start > 2 and hit.end - hit.start == 1 and norm(hit.label) in _HEAD_LABELS:
+        before = toks[hit.start - 1]
+        near = toks[hit.start].bbox[0] - before.bbox[2] < 2.0 * max(toks[hit.start].height, 0.005)
+        if near and before.text[-1:].isalpha():
+            return False  # "... electronically, payer ID 60054": another thing's id in prose
     if hit.start == 0 or toks[hit.start].starts_line:
         return True  # a line's start, or the start of one the reader made ("... | Grp 78460")
     head = norm(hit.label) in _HEAD_LABELS and hit.end == len(toks)
@@ -318,6 +323,8 @@ def _read_value(
                 break
             if used and tok.text.islower():
                 break
+            if used and not _same_level(used[0], tok):
+                break  # a word of the line below that a skewed row reached ("... 1977")
             used.append(tok)
             parts.append(text)
         if used and any(d.start == 0 for d in find_dates(" ".join(t.text for t in span), lang)):
@@ -371,6 +378,12 @@ def _read_value(
     if next((c for c in free if c.isalpha()), "a").islower():
         return None  # names are capitalised; "care moderate MDM" is a table description
     return free, used, 0.8
+
+
+def _same_level(a: Tok, b: Tok) -> bool:
+    """Two words of one printed line: they overlap by most of the smaller one's height."""
+    overlap = min(a.bbox[3], b.bbox[3]) - max(a.bbox[1], b.bbox[1])
+    return overlap > 0.5 * min(a.height, b.height)
 
 
 def _beside(

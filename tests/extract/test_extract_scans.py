@@ -542,3 +542,36 @@ def test_icd_code_with_a_misread_letter_or_an_extra_character_fits_its_descripti
     )
     codes = [d.code for d in extract_document("medical_record", [p], nlp).diagnoses]
     assert codes == ["E11.9", "I10"]
+
+
+def test_fields_an_id_in_prose_after_another_word_is_not_the_member_id(nlp) -> None:
+    # the back of a card: "payer ID" is the insurer's, not the member's; the front's member
+    # label was unreadable
+    p = scan(
+        [
+            [(0.26, 0.13, "STEVEN STARK")],
+            [(0.26, 0.40, "Providers: submit claims electronically, payer ID 60054")],
+        ]
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["member_id"].value != "60054"
+
+
+def test_fields_an_id_does_not_take_a_word_of_the_line_below(nlp) -> None:
+    # a skewed card: the date under the member number reaches into its row
+    words = [
+        Word(text="Member", confidence=0.9, bbox=(0.23, 0.140, 0.27, 0.150)),
+        Word(text="Number", confidence=0.9, bbox=(0.275, 0.140, 0.32, 0.150)),
+        Word(text="RRA131087990", confidence=0.9, bbox=(0.36, 0.140, 0.46, 0.150)),
+        Word(text="1977", confidence=0.9, bbox=(0.465, 0.146, 0.50, 0.156)),
+    ]
+    p = Page(
+        file="s.png",
+        page=1,
+        width=2550,
+        height=3300,
+        reader="ocr",
+        lines=[Line.from_words(words[:3]), Line.from_words(words[3:])],
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["member_id"].value == "RRA131087990"
