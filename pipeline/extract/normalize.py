@@ -78,10 +78,12 @@ def _date_patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
     rules = load_vocab(language).date
     mon = _month_alternation(rules.months)
     sep = r"[/\-.]"
+    # OCR may set a space after a separator ("2021- 10- 05") or read a speck after the
+    # month's name as an apostrophe ("Feb'15, 2023")
     pats: list[tuple[str, str]] = [
-        (rf"(?P<y>\d{{4}})(?P<s>{sep})(?P<m>\d{{1,2}})(?P=s)(?P<d>\d{{1,2}})", "ymd"),
-        (rf"(?P<a>\d{{1,2}})(?P<s>{sep})(?P<b>\d{{1,2}})(?P=s)(?P<c>\d{{4}}|\d{{2}})", "abc"),
-        (rf"(?P<mon>{mon})\.?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[,.]{{0,2}}\s*(?P<y>\d{{4}})", "mon_d_y"),
+        (rf"(?P<y>\d{{4}})(?P<s>{sep}) ?(?P<m>\d{{1,2}})(?P=s) ?(?P<d>\d{{1,2}})", "ymd"),
+        (rf"(?P<a>\d{{1,2}})(?P<s>{sep}) ?(?P<b>\d{{1,2}})(?P=s) ?(?P<c>\d{{4}}|\d{{2}})", "abc"),
+        (rf"(?P<mon>{mon})[.'’]?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[,.]{{0,2}}\s*(?P<y>\d{{4}})", "mon_d_y"),
         (rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]*(?P<mon>{mon})\.?[\s\-/.,]*(?P<y>\d{{4}}|\d{{2}})", "d_mon_y"),
         (r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", "compact"),
     ]  # fmt: skip

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline.extract.normalize import (
     clean_id,
+    find_dates,
     normalize_icd10,
     npi_is_valid,
     parse_date,
@@ -153,3 +154,18 @@ def test_normalize_parse_date_chinese_markers(d: date) -> None:
 def test_normalize_parse_money_chinese_symbols() -> None:
     assert parse_money("¥1,234.50", "zh") == Decimal("1234.50")
     assert parse_money("人民币 88.00", "zh") == Decimal("88.00")
+
+
+def test_normalize_find_dates_with_ocr_spacing_and_specks() -> None:
+    # a space OCR set after a separator, a speck after the month's name read as an apostrophe
+    assert [d.value for d in find_dates("Policy Effective Date: 2021- 10- 05")] == [
+        date(2021, 10, 5)
+    ]
+    assert [d.value for d in find_dates("Effective Date Feb'15, 2023 -")] == [date(2023, 2, 15)]
+    assert parse_date("03/ 04/2026") == date(2026, 3, 4)
+    # a range keeps its two dates; numbers with spaced dashes are no date
+    assert [d.value for d in find_dates("2025-06-09 - 2025-06-12")] == [
+        date(2025, 6, 9),
+        date(2025, 6, 12),
+    ]
+    assert find_dates("Qty 1 - 2 2025") == []
