@@ -224,6 +224,11 @@ def _is_reading_note(warning: str) -> bool:
     return warning.startswith(_READING_NOTES) or "; OCR used" in warning
 
 
+_KNOWN_IDENTITY = 0.5
+"""How sure one document's identity value must be to be looked for on the others: a find
+is a second, independent reading of the same string, so more than even odds will do."""
+
+
 def _fill_repeated(
     read: ReadPacket,
     spans: list[DocumentSpan],
@@ -235,7 +240,7 @@ def _fill_repeated(
     known = packet_identity(
         [(e.doc_type, e.fields) for e in extractions],
         vocab,
-        resources.settings.review.field_confidence,
+        _KNOWN_IDENTITY,
     )
     if not known:
         return extractions
