@@ -344,7 +344,16 @@ def clean_id(text: str) -> str | None:
     return s or None
 
 
+_RULE_MARKS = frozenset("|_~")
+"""What OCR makes of a form's rules and box edges: a word of these alone is no part of a name."""
+
+
 def normalize_name(text: str) -> str | None:
-    """A name as printed, with whitespace collapsed and edge punctuation removed."""
-    s = " ".join(text.split()).strip(" :;,*#|")
+    """A name as printed, with whitespace collapsed and edge punctuation removed.
+
+    Words that are only rule marks go ("_ Bakerhaven Regional Health", "Lake Maryshire |
+    Internal Medicine Associates": a box edge or underline read as a word).
+    """
+    words = [w for w in text.split() if not set(w) <= _RULE_MARKS]
+    s = " ".join(words).strip(" :;,*#|_~")
     return s or None

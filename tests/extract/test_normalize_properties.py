@@ -13,6 +13,7 @@ from pipeline.extract.normalize import (
     clean_id,
     find_dates,
     normalize_icd10,
+    normalize_name,
     npi_is_valid,
     parse_date,
     parse_money,
@@ -169,3 +170,13 @@ def test_normalize_find_dates_with_ocr_spacing_and_specks() -> None:
         date(2025, 6, 12),
     ]
     assert find_dates("Qty 1 - 2 2025") == []
+
+
+def test_normalize_name_drops_rule_marks_read_as_words() -> None:
+    assert normalize_name("_ Bakerhaven Regional Health") == "Bakerhaven Regional Health"
+    assert (
+        normalize_name("Lake Maryshire | internal Medicine Associates")
+        == "Lake Maryshire internal Medicine Associates"
+    )
+    assert normalize_name("O'Brien-Smith, Jr.") == "O'Brien-Smith, Jr."
+    assert normalize_name("| _ ~") is None
