@@ -767,6 +767,8 @@ class _Option:
     ticked: bool | None
     marked: bool
     """something mark-like precedes it or is glued to it, though no known tick or box"""
+    mark: str = ""
+    """what OCR read for the option's box, when it read anything"""
 
 
 def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Option]:
@@ -789,7 +791,7 @@ def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Opti
                         if glued:  # "Xoutpatient", "Cloutpatient": a mark read into the word
                             head = line.tokens[i].text[:prefix]
                             ticked = True if head in ("X", "x") else _speck_state(head)
-                            found.append(_Option(ctype, toks, ticked, ticked is None))
+                            found.append(_Option(ctype, toks, ticked, ticked is None, head))
                             continue
                         ticked = _tick_before(line.tokens, i, vocab)
                         speck = _speck_before(line.tokens, i)
@@ -797,7 +799,8 @@ def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Opti
                         if ticked is None and speck is not None:
                             ticked = _speck_state(speck.text)
                             marked = ticked is None
-                        found.append(_Option(ctype, toks, ticked, marked))
+                        mark = speck.text if speck is not None else ""
+                        found.append(_Option(ctype, toks, ticked, marked, mark))
     return found
 
 
@@ -811,9 +814,24 @@ def _claim_type(lines: list[LayoutLine], vocab: LangVocab) -> list[_Candidate]:
     empty = {o.ctype for o in options if o.ticked is False}
     rest = set(vocab.claim_types) - empty
     if len(rest) != 1:
-        return []  # only when every other option is seen empty
+        return _densest_mark(options)
     guess = [o for o in options if o.ctype in rest and o.marked]
     return [_Candidate("claim_type", o.ctype, o.tokens, "checkbox", None, 0.5) for o in guess[:1]]
+
+
+_INKY = frozenset("MWXKNHw#&%@")
+"""Letters OCR reads a ticked or crossed box as ("MW", "Wi", "wm"); an empty one reads as a
+thin outline ("ia", "CO", "oO", "[J")."""
+
+
+def _densest_mark(options: list[_Option]) -> list[_Candidate]:
+    """The one option whose unrecognised box reads as ink-heavy while at least two other
+    options' boxes were read and none of them does: the tick OCR did not know as one."""
+    inky = [o for o in options if o.marked and _INKY.intersection(o.mark)]
+    read = [o for o in options if o.ticked is False or (o.marked and o not in inky)]
+    if len({o.ctype for o in inky}) != 1 or len({o.ctype for o in read} - {inky[0].ctype}) < 2:
+        return []
+    return [_Candidate("claim_type", inky[0].ctype, inky[0].tokens, "checkbox", None, 0.5)]
 
 
 def extract_fields(

@@ -575,3 +575,16 @@ def test_fields_an_id_does_not_take_a_word_of_the_line_below(nlp) -> None:
     )
     r = extract_document("id_document", [p], nlp)
     assert r.fields["member_id"].value == "RRA131087990"
+
+
+def test_fields_claim_type_the_one_ink_heavy_box(nlp) -> None:
+    # the tick read as "MW", the empty boxes as thin outlines ("ia", "im"): no known mark
+    p = scan(
+        [[(0.05, 0.26, "MW Outpatient ia Inpatient / Hospital im Accident ia Critical Illness")]]
+    )
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value == "outpatient"
+    # two ink-heavy boxes, or only one other box read: no guess
+    p = scan([[(0.05, 0.26, "MW Outpatient Wi Inpatient / Hospital ia Accident")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
+    p = scan([[(0.05, 0.26, "MW Outpatient ia Inpatient / Hospital")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
