@@ -313,8 +313,12 @@ def _read_value(
             if not used and _DOLLAR_S.fullmatch(text):
                 text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140")
             if joiner:
-                if not any(c.isdigit() for c in text):
-                    break  # "M123 - Plan B": a dash between an id and the next words
+                tight = tok.bbox[0] - used[-1].bbox[2] < 0.6 * used[-1].height
+                if not any(c.isdigit() for c in text) and not (
+                    tight and text.isupper() and text.isalnum()
+                ):
+                    break  # "M123 - Plan B": a dash between an id and the next words;
+                    # "64802-DWX" OCR cut at its hyphen stays one id
                 text = joiner + text.lstrip("-/")
                 joiner = ""
             # a later part may start with its joining hyphen: "802858 -67" is 802858-67
@@ -381,9 +385,10 @@ def _read_value(
 
 
 def _same_level(a: Tok, b: Tok) -> bool:
-    """Two words of one printed line: they overlap by most of the smaller one's height."""
+    """Two words of one printed line: they overlap by most of the smaller one's height, and
+    the second is no flat stroke (an underline OCR read as "0" or "00" is a third as tall)."""
     overlap = min(a.bbox[3], b.bbox[3]) - max(a.bbox[1], b.bbox[1])
-    return overlap > 0.5 * min(a.height, b.height)
+    return overlap > 0.5 * min(a.height, b.height) and b.height > 0.4 * a.height
 
 
 def _beside(
