@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.document import Page
 from pipeline.extract.confidence import Calibrator, Method, ValueEvidence, make_evidence
@@ -91,6 +91,18 @@ def _label_table(vocab: LangVocab) -> dict[int, list[tuple[str, str, str]]]:
     return table
 
 
+_LONGEST: dict[int, tuple[LangVocab, int]] = {}
+
+
+def _longest_label(vocab: LangVocab) -> int:
+    """Words in the vocabulary's longest label ("Insured's Policy Group or FECA Number": 6)."""
+    cached = _LONGEST.get(id(vocab))
+    if cached is None or cached[0] is not vocab:
+        words = (len(label.split()) for fv in vocab.fields.values() for label in fv.labels)
+        cached = _LONGEST[id(vocab)] = (vocab, max(words, default=1))
+    return cached[1]
+
+
 _FOLDS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("i", "l"), ("5", "s"))
 
 
@@ -142,6 +154,9 @@ def _similar(a: str, b: str) -> float:
 _SPECK = re.compile(r"[;_.,'`~\"]+")
 
 
+_ENUMERATOR = re.compile(r"(?:\(?\d{1,2}[a-zA-Z]?|[A-Za-z])[.)]|\(\d{1,2}[a-zA-Z]?\)")
+"""A form's item number in front of a label: "1a." "28." "A." "b)" "(3)" (CMS-1500 boxes)."""
+
 _HEAD_LABELS = frozenset({"id", "dob", "npi"})
 """Labels that end longer labels ("Subscriber ID") and never a name ("... Medical Group")."""
 
@@ -155,6 +170,15 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     toks = line.tokens
     if hit.start == 0 or toks[hit.start].starts_line:
         return True  # a line's start, or the start of one the reader made ("... | Grp 78460")
+    first = hit.start
+    while first > 0 and _ENUMERATOR.fullmatch(toks[first - 1].text):
+        first -= 1  # "28. TOTAL CHARGE", "24. A. DATE(S) OF SERVICE": numbered form boxes
+    if first < hit.start and (
+        first == 0
+        or toks[first].starts_line
+        or toks[first].bbox[0] - toks[first - 1].bbox[2] > 2.0 * max(toks[first].height, 0.005)
+    ):
+        return True
     head = norm(hit.label) in _HEAD_LABELS and hit.end == len(toks)
     if head and hit.end - hit.start == 1 <= hit.start <= 2:
         return True
@@ -171,6 +195,7 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
 def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
     """Non-overlapping label hits per line; at one place the longest, then closest, label wins."""
     table = _label_table(vocab)
+    longest = _longest_label(vocab)
     hits: list[LabelHit] = []
     for line in lines:
         norms = [t.norm for t in line.tokens]
@@ -178,7 +203,7 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
         for i in range(len(norms)):
             if not norms[i]:
                 continue
-            for n in range(1, 6):
+            for n in range(1, longest + 1):
                 if i + n > len(norms):
                     break
                 if any(t.text.endswith(":") for t in line.tokens[i : i + n - 1]):
@@ -195,9 +220,30 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
             span = set(range(hit.start, hit.end))
             if span & taken:
                 continue
+            end = _instruction_end(line.tokens, hit.end)
+            if end > hit.end and not taken & set(range(hit.end, end)):
+                hit = replace(hit, end=end)
+                span = set(range(hit.start, end))
             taken |= span
             hits.append(hit)
     return sorted(hits, key=lambda h: (h.line, h.start))
+
+
+def _instruction_end(tokens: list[Tok], after: int, most: int = 12) -> int:
+    """Where a printed instruction in parentheses right after a label ends, or `after`.
+
+    Forms print how to fill a box next to its label: "PATIENT'S NAME (Last Name, First Name,
+    Middle Initial)", "DATE OF BIRTH (MM/DD/YYYY)". That is part of the label, not its value;
+    a parenthesised value ("NPI (1234567893)") is mostly digits and stays the value.
+    """
+    if after >= len(tokens) or not tokens[after].text.startswith("("):
+        return after
+    for j in range(after, min(len(tokens), after + most)):
+        if ")" in tokens[j].text:
+            inside = "".join(t.text for t in tokens[after : j + 1])
+            letters = sum(c.isalpha() for c in inside)
+            return j + 1 if letters > sum(c.isdigit() for c in inside) else after
+    return after
 
 
 def _looks_like_digits(text: str) -> str:

@@ -81,6 +81,9 @@ def _date_patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
     pats: list[tuple[str, str]] = [
         (rf"(?P<y>\d{{4}})(?P<s>{sep})(?P<m>\d{{1,2}})(?P=s)(?P<d>\d{{1,2}})", "ymd"),
         (rf"(?P<a>\d{{1,2}})(?P<s>{sep})(?P<b>\d{{1,2}})(?P=s)(?P<c>\d{{4}}|\d{{2}})", "abc"),
+        # a form's date boxes, "MM | DD | YY" filled in as "07 | 22 | 1968" or "03 04 26":
+        # two-digit parts only, so counts and prices in a row are not read as dates
+        (r"(?P<a>\d{2})(?P<s> ?\| ?| )(?P<b>\d{2})(?P=s)(?P<c>\d{4}|\d{2})", "abc"),
         (rf"(?P<mon>{mon})\.?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[,.]{{0,2}}\s*(?P<y>\d{{4}})", "mon_d_y"),
         (rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]*(?P<mon>{mon})\.?[\s\-/.,]*(?P<y>\d{{4}}|\d{{2}})", "d_mon_y"),
         (r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", "compact"),

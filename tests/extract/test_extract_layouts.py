@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pipeline.extract import extract_document
+from pipeline.extract.fields import find_labels
+from pipeline.extract.layout import layout_lines
+from pipeline.extract.vocab import load_vocab
 
 
 def test_fields_value_on_a_separate_line_of_the_same_row(page, nlp) -> None:
@@ -129,3 +132,64 @@ def test_layout_rotated_scan_boxes_in_stored_frame(page, nlp) -> None:
     src = r.fields["total"].source
     want = upright_bbox(upright.lines[2].words[0].bbox, 90)
     assert src is not None and all(abs(a - b) < 1e-9 for a, b in zip(src.bbox, want, strict=True))
+
+
+def test_fields_numbered_form_boxes_with_instructions(page, nlp) -> None:
+    """A CMS-1500's boxes: item numbers before labels, fill-in instructions in parentheses
+    after them, the value under the label, dates in "MM | DD | YY" boxes."""
+    p = page(
+        [
+            (0.10, [(0.05, "1a. INSURED'S I.D. NUMBER (For Program in Item 1)")]),
+            (0.125, [(0.06, "XGH448120937")]),
+            (
+                0.16,
+                [
+                    (0.05, "2. PATIENT'S NAME (Last Name, First Name, Middle Initial)"),
+                    (0.55, "3. PATIENT'S BIRTH DATE"),
+                ],
+            ),
+            (0.185, [(0.06, "HARTWELL, DENISE M"), (0.56, "07 | 22 | 1968")]),
+            (0.22, [(0.05, "11. INSURED'S POLICY GROUP OR FECA NUMBER")]),
+            (0.245, [(0.06, "GRP-77120")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["member_id"].value == "XGH448120937"
+    assert r.fields["patient_name"].value == "HARTWELL, DENISE M"
+    assert r.fields["patient_dob"].value == "1968-07-22"
+    assert r.fields["policy_number"].value == "GRP-77120"
+    assert r.evidence["fields.policy_number"].label == "Insured's Policy Group or FECA Number"
+
+
+def test_fields_item_number_before_a_short_label(page, nlp) -> None:
+    p = page(
+        [
+            (0.10, [(0.05, "25. FEDERAL TAX I.D. NUMBER"), (0.40, "28. TOTAL CHARGE")]),
+            (0.125, [(0.06, "84-1234567"), (0.41, "$ 295.55")]),
+            (0.16, [(0.05, "33. BILLING PROVIDER INFO & PH #")]),
+            (0.185, [(0.06, "PINE RIDGE FAMILY MEDICINE")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["total"].value == 295.55
+    assert r.fields["provider_name"].value == "PINE RIDGE FAMILY MEDICINE"
+    assert r.fields["tax_id"].value == "84-1234567"
+
+
+def test_fields_instruction_in_parentheses_is_part_of_the_label(page, nlp) -> None:
+    p = page(
+        [
+            (0.10, [(0.05, "Date of Birth (MM/DD/YYYY) 07/22/1968")]),
+            (0.13, [(0.05, "Patient Name (as on ID card) Denise Hartwell")]),
+            (0.16, [(0.05, "DOB (07/22/1968)")]),
+        ]
+    )
+    r = extract_document("medical_record", [p], nlp)
+    assert r.fields["patient_dob"].value == "1968-07-22"
+    assert r.fields["patient_name"].value == "Denise Hartwell"
+    hits = find_labels(layout_lines([p]), load_vocab("en"))
+    assert [(h.field, h.end) for h in hits] == [
+        ("patient_dob", 4),
+        ("patient_name", 6),
+        ("patient_dob", 1),
+    ]

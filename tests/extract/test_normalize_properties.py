@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline.extract.normalize import (
     clean_id,
+    find_dates,
     normalize_icd10,
     npi_is_valid,
     parse_date,
@@ -135,3 +136,14 @@ def test_normalize_parse_date_chinese_markers(d: date) -> None:
 def test_normalize_parse_money_chinese_symbols() -> None:
     assert parse_money("¥1,234.50", "zh") == Decimal("1234.50")
     assert parse_money("人民币 88.00", "zh") == Decimal("88.00")
+
+
+def test_normalize_dates_in_form_boxes() -> None:
+    """Form date boxes print two-digit parts apart ("MM | DD | YY"); only two-digit parts
+    count, so a row's counts and prices are not dates."""
+    assert parse_date("07 | 22 | 1968") == date(1968, 7, 22)
+    assert parse_date("03 04 26") == date(2026, 3, 4)
+    found = find_dates("03 04 26  03 06 26   11   99214   165.00")
+    assert [d.value for d in found] == [date(2026, 3, 4), date(2026, 3, 6)]
+    assert find_dates("Qty 1 12 50 amount 3 450 00") == []
+    assert find_dates("room 13 45 2026") == []
