@@ -376,12 +376,12 @@ def _read_value(
         return ident, used, 1.0
     if kind == "sex":
         return _read_sex(tokens[:6], vocab)
-    if kind == "name" and _CJK.search(tokens[0].text):
+    if kind in ("name", "name_part") and _CJK.search(tokens[0].text):
         first = tokens[0].text.strip(":：")
         if 2 <= len(first) <= 6 and all(_CJK.match(c) or c == "·" for c in first):
             return first, [tokens[0]], 1.0  # 张三, 欧阳娜娜: a Chinese name is one word
         return None
-    if kind == "name":
+    if kind in ("name", "name_part"):
         stop = {norm(w) for w in vocab.name_stop_words}
         used, words = [], []
         for tok in _value_span(tokens[:7], 0.05):
@@ -403,6 +403,11 @@ def _read_value(
             return None
         if not any(w[0].isupper() for w in words) or not words[0][0].isupper():
             return None
+        if kind == "name_part":
+            if len(words) > 3:
+                return None  # a box holds a first name, "Mary Ann", or an initial
+            name = normalize_name(" ".join(words))
+            return (name, used, 1.0) if name else None
         if sum(len(w.strip(".,")) >= 2 for w in words) < 1:
             return None
         if len(words) < 2:
@@ -849,6 +854,36 @@ def _claim_type(lines: list[LayoutLine], vocab: LangVocab) -> list[_Candidate]:
     return [_Candidate("claim_type", o.ctype, o.tokens, "checkbox", None, 0.5) for o in guess[:1]]
 
 
+_NAME_PARTS = ("patient_first_name", "patient_middle_name", "patient_last_name")
+"""A name printed in boxes of its own, in the order it is written out."""
+
+
+def _name_from_parts(cands: dict[str, list[_Candidate]]) -> _Candidate | None:
+    """The whole name from "First Name", "M.I." and "Last Name" boxes, when both the first
+    and the last name were read; scored as the weaker of its parts."""
+    parts = [_first_choice(cands.get(name, [])) for name in _NAME_PARTS]
+    first, middle, last = parts
+    if first is None or last is None:
+        return None
+    used = [p for p in parts if p is not None]
+    weakest = min(used, key=lambda p: (p.validated, p.hit.score if p.hit else 0.0))
+    return _Candidate(
+        "patient_name",
+        " ".join(str(p.value) for p in used),
+        [t for p in used for t in p.tokens],
+        weakest.method,
+        weakest.hit,
+        weakest.validated,
+        max(p.rank for p in used),
+    )
+
+
+def _first_choice(options: list[_Candidate]) -> _Candidate | None:
+    if not options:
+        return None
+    return min(options, key=lambda o: (o.rank, o.method != "label_beside"))
+
+
 def extract_fields(
     doc_type: str,
     pages: list[Page],
@@ -885,7 +920,7 @@ def extract_fields(
         if target == "service_dates":
             if "service_date_from" not in wanted and "visit_date" not in wanted:
                 continue
-        elif target not in wanted:
+        elif target not in wanted and not (target in _NAME_PARTS and "patient_name" in wanted):
             continue
         fv = vocab.fields[target]
         line = lines[hit.line]
@@ -952,6 +987,10 @@ def extract_fields(
                     _Candidate(target, value, used, method, hit, valid, rank)  # type: ignore[arg-type]
                 )
             break
+    if "patient_name" in wanted and not cands.get("patient_name"):
+        whole = _name_from_parts(cands)
+        if whole is not None:
+            cands["patient_name"] = [whole]
     if "claim_type" in wanted:
         cands["claim_type"] = _claim_type(lines, vocab)
     label_lines = set(by_line)

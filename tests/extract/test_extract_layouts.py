@@ -193,3 +193,33 @@ def test_fields_instruction_in_parentheses_is_part_of_the_label(page, nlp) -> No
         ("patient_name", 6),
         ("patient_dob", 1),
     ]
+
+
+def test_fields_name_printed_in_boxes_of_its_own(page, nlp) -> None:
+    labels = ["Member's Last Name", "First Name", "M.I.", "Member ID Number"]
+    values = ["Hartwell", "Denise", "M", "XGH448120937"]
+    columns = [0.05, 0.35, 0.60, 0.70]
+    # one reader line per box, as readers split a row at wide gaps
+    p = page(
+        [(0.10, [(x, text)]) for x, text in zip(columns, labels, strict=True)]
+        + [(0.125, [(x + 0.01, text)]) for x, text in zip(columns, values, strict=True)]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Denise M Hartwell"
+    assert r.fields["member_id"].value == "XGH448120937"
+    source = r.fields["patient_name"].source
+    assert source is not None and source.bbox[0] < 0.07 and source.bbox[2] > 0.36
+
+
+def test_fields_name_boxes_only_when_no_label_gives_the_whole_name(page, nlp) -> None:
+    p = page(
+        [
+            (0.10, [(0.05, "Patient Name: Ann Lee")]),
+            (0.13, [(0.05, "Last Name"), (0.35, "First Name")]),
+            (0.155, [(0.06, "Baker"), (0.36, "Tom")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Ann Lee"
+    lonely = page([(0.10, [(0.05, "Last Name")]), (0.125, [(0.06, "Baker")])])
+    assert extract_document("claim_form", [lonely], nlp).fields["patient_name"].value is None
