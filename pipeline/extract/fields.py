@@ -27,6 +27,7 @@ from pipeline.extract.normalize import (
     find_dates,
     normalize_name,
     npi_is_valid,
+    parse_compact_date,
     parse_money,
 )
 from pipeline.extract.vocab import FieldKind, LangVocab
@@ -35,6 +36,7 @@ from pipeline.schema import ExtractedField
 __all__ = ["LabelHit", "find_labels", "extract_fields", "FUZZY_THRESHOLD"]
 
 FUZZY_THRESHOLD = 0.84
+FAILED_CHECK_CONFIDENCE = 0.3
 _EXACT_ONLY_LEN = 4
 _MAX_BELOW_LINES = 2.0  # label heights between a label and a value printed under it
 
@@ -154,8 +156,9 @@ def _similar(a: str, b: str) -> float:
 _SPECK = re.compile(r"[;_.,'`~\"]+")
 
 
-_ENUMERATOR = re.compile(r"(?:\(?\d{1,2}[a-zA-Z]?|[A-Za-z])[.)]|\(\d{1,2}[a-zA-Z]?\)")
-"""A form's item number in front of a label: "1a." "28." "A." "b)" "(3)" (CMS-1500 boxes)."""
+_ENUMERATOR = re.compile(r"(?:\(?\d{1,2}[a-zA-Z]?|[A-Za-z])[.)]|\(\d{1,2}[a-zA-Z]?\)|\d{1,2}[a-z]?")
+"""A form's item number in front of a label: "1a." "28." "A." "b)" "(3)" (CMS-1500 boxes),
+"56" "3a" (UB-04 boxes)."""
 
 _HEAD_LABELS = frozenset({"id", "dob", "npi"})
 """Labels that end longer labels ("Subscriber ID") and never a name ("... Medical Group")."""
@@ -291,6 +294,9 @@ def _read_value(
             offsets.append(len(text))
             text += t.text + " "
         dates = find_dates(text, lang)
+        if not dates and kind == "date":
+            compact = parse_compact_date(span[0].text, lang)
+            return (compact.isoformat(), [span[0]], 1.0) if compact else None
         if not dates or dates[0].start > offsets[min(2, len(offsets) - 1)]:
             return None
         used = [
@@ -364,6 +370,8 @@ def _read_value(
                 break
             if used and tok.text.islower():
                 break
+            if used and len(text) >= 4 and text.isalpha():
+                break  # a word, not a part of the id: "62 INSURANCE GROUP NO." is the next box
             used.append(tok)
             parts.append(text)
         if used and any(d.start == 0 for d in find_dates(" ".join(t.text for t in span), lang)):
@@ -1018,6 +1026,17 @@ def extract_fields(
                 range(len(options)),
                 key=lambda i: (options[i].rank, options[i].method != "label_beside", -i),
             )
+        elif name in vocab.fields and vocab.fields[name].kind == "npi":
+            # an NPI that passes its check digit beats one that does not (misread, or made up)
+            order = sorted(
+                range(len(options)),
+                key=lambda i: (
+                    -options[i].validated,
+                    options[i].rank,
+                    options[i].method != "label_beside",
+                    i,
+                ),
+            )
         else:
             order = sorted(
                 range(len(options)),
@@ -1033,6 +1052,10 @@ def extract_fields(
             competitors=len(others),
         )
         conf = calibrator.predict(features)
+        if best.validated == 0.0:
+            # a value that fails its own check (an NPI's check digit) is more likely misread
+            # than right, however clearly it was printed: never past an adjuster
+            conf = min(conf, FAILED_CHECK_CONFIDENCE)
         fields[name] = ExtractedField(
             value=best.value, confidence=conf, source=source_of(best.tokens, pages)
         )

@@ -21,6 +21,7 @@ from pipeline.extract.vocab import MoneyRules, load_vocab
 __all__ = [
     "DateMatch",
     "parse_date",
+    "parse_compact_date",
     "find_dates",
     "parse_money",
     "find_money",
@@ -151,6 +152,25 @@ def find_dates(text: str, language: str = "en", order: str | None = None) -> lis
                     found.append(DateMatch(value, m.start(), m.end()))
                     taken.append((m.start(), m.end()))
     return sorted(found, key=lambda d: d.start)
+
+
+def parse_compact_date(text: str, language: str = "en", order: str | None = None) -> date | None:
+    """A date printed without separators in the language's order, as forms fill date boxes:
+    MDY "07221968" or "030526", DMY "22071968", YMD "19680722". Only for a value a date
+    label announces: in free text six or eight digits are as often an id."""
+    order = order or load_vocab(language).date.order
+    _check_order(order)
+    digits = text.strip().strip(":;,()[]").strip()
+    if not digits.isdigit() or len(digits) not in (6, 8):
+        return None
+    year_digits = len(digits) - 4
+    if order == "YMD":
+        y, m, d = digits[:year_digits], digits[year_digits:-2], digits[-2:]
+    elif order == "DMY":
+        d, m, y = digits[:2], digits[2:4], digits[4:]
+    else:
+        m, d, y = digits[:2], digits[2:4], digits[4:]
+    return _make_date(_year(y), int(m), int(d))
 
 
 def _repair_digits(text: str) -> str:

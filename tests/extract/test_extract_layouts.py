@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.extract import extract_document
-from pipeline.extract.fields import find_labels
+from pipeline.extract.fields import FAILED_CHECK_CONFIDENCE, find_labels
 from pipeline.extract.layout import layout_lines
 from pipeline.extract.vocab import load_vocab
 
@@ -223,3 +223,57 @@ def test_fields_name_boxes_only_when_no_label_gives_the_whole_name(page, nlp) ->
     assert r.fields["patient_name"].value == "Ann Lee"
     lonely = page([(0.10, [(0.05, "Last Name")]), (0.125, [(0.06, "Baker")])])
     assert extract_document("claim_form", [lonely], nlp).fields["patient_name"].value is None
+
+
+def test_fields_ub04_boxes_numbered_without_a_point(page, nlp) -> None:
+    """UB-04 boxes: bare item numbers, dates filled in without separators, the next box's
+    label beside a label that has its value below."""
+    p = page(
+        [
+            (0.10, [(0.05, "8 PATIENT NAME")]),
+            (0.125, [(0.05, "HARTWELL, DENISE M")]),
+            (0.16, [(0.05, "10 BIRTHDATE")]),
+            (0.185, [(0.05, "07221968")]),
+            (0.22, [(0.05, "60 INSURED'S UNIQUE ID")]),
+            (0.22, [(0.40, "62 INSURANCE GROUP NO.")]),
+            (0.245, [(0.05, "XGH448120937")]),
+            (0.245, [(0.40, "GRP-77120")]),
+            (0.28, [(0.05, "56 NPI 1598765430")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["patient_name"].value == "HARTWELL, DENISE M"
+    assert r.fields["patient_dob"].value == "1968-07-22"
+    assert r.fields["member_id"].value == "XGH448120937"
+    assert r.fields["provider_npi"].value == "1598765430"
+
+
+def test_fields_an_id_ends_at_a_word(page, nlp) -> None:
+    p = page([(0.10, [(0.05, "Member ID: 62 INSURANCE GROUP NO.")])])
+    assert extract_document("invoice", [p], nlp).fields["member_id"].value is None
+
+
+def test_fields_npi_failing_its_check_digit_is_kept_for_review(page, nlp) -> None:
+    p = page([(0.10, [(0.05, "NPI: 1467582931")])])
+    field = extract_document("invoice", [p], nlp).fields["provider_npi"]
+    assert field.value == "1467582931"
+    assert field.confidence <= FAILED_CHECK_CONFIDENCE
+    both = page([(0.10, [(0.05, "NPI: 1467582931")]), (0.13, [(0.05, "NPI: 1598765430")])])
+    assert extract_document("invoice", [both], nlp).fields["provider_npi"].value == "1598765430"
+
+
+def test_line_items_totals_row_ends_the_table(page, nlp) -> None:
+    p = page(
+        [
+            (
+                0.20,
+                [(0.05, "Rev"), (0.15, "Description"), (0.45, "Units"), (0.60, "Total Charges")],
+            ),
+            (0.23, [(0.05, "0120"), (0.15, "ROOM-BOARD/SEMI"), (0.45, "3"), (0.60, "4,350.00")]),
+            (0.26, [(0.05, "0300"), (0.15, "LABORATORY"), (0.45, "1"), (0.60, "62.00")]),
+            (0.29, [(0.05, "0001"), (0.15, "PAGE 1 OF 1"), (0.45, "TOTALS"), (0.60, "4,412.00")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert [(i.code, i.amount) for i in r.line_items] == [("0120", 4350.0), ("0300", 62.0)]
+    assert r.fields["total"].value == 4412.0

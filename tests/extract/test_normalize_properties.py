@@ -14,6 +14,7 @@ from pipeline.extract.normalize import (
     find_dates,
     normalize_icd10,
     npi_is_valid,
+    parse_compact_date,
     parse_date,
     parse_money,
 )
@@ -147,3 +148,13 @@ def test_normalize_dates_in_form_boxes() -> None:
     assert [d.value for d in found] == [date(2026, 3, 4), date(2026, 3, 6)]
     assert find_dates("Qty 1 12 50 amount 3 450 00") == []
     assert find_dates("room 13 45 2026") == []
+
+
+def test_normalize_compact_dates_in_the_language_order() -> None:
+    assert parse_compact_date("07221968") == date(1968, 7, 22)
+    assert parse_compact_date("030526") == date(2026, 3, 5)
+    assert parse_compact_date("22071968", order="DMY") == date(1968, 7, 22)
+    assert parse_compact_date("19680722", order="YMD") == date(1968, 7, 22)
+    assert parse_compact_date("13452026") is None
+    assert parse_compact_date("0722196") is None
+    assert parse_compact_date("07-22-68") is None
