@@ -38,6 +38,7 @@ from pipeline.config import Settings
 from pipeline.document import Page, ReadPacket
 from pipeline.errors import ModelNotFoundError
 from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
+from pipeline.extract.icd10cm import load_table as load_icd_table
 from pipeline.fraud.history import ClaimHistory
 from pipeline.fraud.registry import RegisteredModel, load_model, score_claim
 from pipeline.intake import PacketRead, read_stage
@@ -100,6 +101,8 @@ def load_resources(settings: Settings) -> Resources:
             fraud_model = load_model(models_dir=settings.models_dir / "fraud")
         except ModelNotFoundError as exc:
             log.warning("no fraud model: %s; claims are written with fraud band 'unscored'", exc)
+    # Read here, on the batch's loading thread, not by the first packet's first diagnosis.
+    load_icd_table()
     calibrator = None
     if settings.calibrate_values:
         calibrator = load_value_calibrator(settings.models_dir / CALIBRATOR_FILE)

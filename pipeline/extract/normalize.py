@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-import simple_icd_10_cm as icd
-
 from pipeline.errors import ConfigError
+from pipeline.extract import icd10cm as icd
 from pipeline.extract.vocab import MoneyRules, load_vocab
 
 __all__ = [
