@@ -277,3 +277,26 @@ def test_line_items_totals_row_ends_the_table(page, nlp) -> None:
     r = extract_document("invoice", [p], nlp)
     assert [(i.code, i.amount) for i in r.line_items] == [("0120", 4350.0), ("0300", 62.0)]
     assert r.fields["total"].value == 4412.0
+
+
+def test_line_items_date_column_filled_in_without_separators(page, nlp) -> None:
+    p = page(
+        [
+            (
+                0.20,
+                [
+                    (0.05, "Rev. Cd."),
+                    (0.15, "Description"),
+                    (0.40, "Serv. Date"),
+                    (0.60, "Total Charges"),
+                ],
+            ),
+            (0.23, [(0.05, "0300"), (0.15, "LABORATORY"), (0.40, "030526"), (0.60, "62.00")]),
+            (0.26, [(0.05, "0250"), (0.15, "PHARMACY"), (0.40, "030626"), (0.60, "22.50")]),
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.code, i.service_date) for i in items] == [
+        ("0300", "2026-03-05"),
+        ("0250", "2026-03-06"),
+    ]
