@@ -205,7 +205,11 @@ class PacketResult:
 
 
 def classify_pages(read: ReadPacket, classifier: PageClassifier) -> list[PageLabel]:
+    """Each page's type: the classifier's scores, weighed by a title heading the page."""
+    from pipeline.classify.titles import weigh_titles
+
     labels = classifier.label(read.pages)
+    labels = weigh_titles(read.pages, labels, read.language, classifier.min_confidence)
     for index, page in enumerate(read.pages):
         if page.barcodes and len(page.words) <= 12:
             # A barcode cover sheet is mailroom paper, not a claim document.

@@ -257,7 +257,12 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
                     score = _similar(joined, key)
                     if score >= FUZZY_THRESHOLD:
                         found.append(LabelHit(name, label, score, line.index, i, i + n))
-        found = [h for h in found if _starts_phrase(line, h)]
+        found = [
+            h
+            for h in found
+            if _starts_phrase(line, h)
+            and (not h.label.endswith(":") or _colon_after(line.tokens, h.end))
+        ]  # "Pt:" is a label, "PT evaluation" is physical therapy
         found.sort(key=lambda h: (h.start - h.end, -h.score, -len(norm(h.label)), h.start))
         taken: set[int] = set()
         for hit in found:
@@ -271,6 +276,13 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
             taken |= span
             hits.append(hit)
     return sorted(hits, key=lambda h: (h.line, h.start))
+
+
+def _colon_after(tokens: list[Tok], end: int) -> bool:
+    """Whether a colon ends the label that ends before `end` ("Pt:" or "Pt :")."""
+    return tokens[end - 1].text.endswith(":") or (
+        end < len(tokens) and tokens[end].text.startswith(":")
+    )
 
 
 def _instruction_end(tokens: list[Tok], after: int, most: int = 12) -> int:

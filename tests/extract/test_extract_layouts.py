@@ -300,3 +300,15 @@ def test_line_items_date_column_filled_in_without_separators(page, nlp) -> None:
         ("0300", "2026-03-05"),
         ("0250", "2026-03-06"),
     ]
+
+
+def test_fields_a_label_written_with_its_colon_needs_the_colon(page, nlp) -> None:
+    """ "Pt:" heads a clinic note's patient line; "PT" without a colon is physical therapy."""
+    note = page(
+        [(0.10, [(0.05, "Pt: Hartwell, Denise")]), (0.13, [(0.05, "Pt : Hartwell, Denise")])]
+    )
+    assert extract_document("medical_record", [note], nlp).fields["patient_name"].value == (
+        "Hartwell, Denise"
+    )
+    therapy = page([(0.10, [(0.05, "PT Evaluation Moderate Complexity")])])
+    assert extract_document("medical_record", [therapy], nlp).fields["patient_name"].value is None
