@@ -82,7 +82,15 @@ def run(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from pydantic import SecretStr
 
+    from flows.startup import import_in_background, start_temporary_api
+
+    api = start_temporary_api()
     from flows.batch import batch_flow_for, summary_table
+
+    if api is not None:
+        # The temporary server takes seconds to answer: the models' libraries import meanwhile.
+        import_in_background()
+        api.wait()
 
     try:
         summary = batch_flow_for(workers)(

@@ -39,6 +39,7 @@ from pipeline.document import Page, ReadPacket
 from pipeline.errors import ModelNotFoundError
 from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
 from pipeline.extract.confidence import Calibrator
+from pipeline.extract.icd10cm import load_table as load_icd_table
 from pipeline.extract.repeated import find_repeated, packet_identity
 from pipeline.extract.vocab import load_vocab
 from pipeline.fraud.history import ClaimHistory
@@ -103,6 +104,8 @@ def load_resources(settings: Settings) -> Resources:
             fraud_model = load_model(models_dir=settings.models_dir / "fraud")
         except ModelNotFoundError as exc:
             log.warning("no fraud model: %s; claims are written with fraud band 'unscored'", exc)
+    # Read here, on the batch's loading thread, not by the first packet's first diagnosis.
+    load_icd_table()
     calibrator = None
     if settings.calibrate_values:
         calibrator = load_value_calibrator(settings.models_dir / CALIBRATOR_FILE)
@@ -205,7 +208,11 @@ class PacketResult:
 
 
 def classify_pages(read: ReadPacket, classifier: PageClassifier) -> list[PageLabel]:
+    """Each page's type: the classifier's scores, weighed by a title heading the page."""
+    from pipeline.classify.titles import weigh_titles
+
     labels = classifier.label(read.pages)
+    labels = weigh_titles(read.pages, labels, read.language, classifier.min_confidence)
     for index, page in enumerate(read.pages):
         if page.barcodes and len(page.words) <= 12:
             # A barcode cover sheet is mailroom paper, not a claim document.

@@ -5,10 +5,19 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+# Property tests check what a function returns, not how fast: on a loaded CI machine an
+# example that loads a table (ICD-10-CM, the vocabularies) may take longer than Hypothesis's
+# 200 ms deadline, which would fail a correct run.
+settings.register_profile(
+    "claim-intake", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("claim-intake")
 
 
 @pytest.fixture(scope="session")

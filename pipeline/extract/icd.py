@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-import simple_icd_10_cm as icd
-
 from pipeline.document import Page
+from pipeline.extract import icd10cm as icd
 from pipeline.extract.confidence import Calibrator, ValueEvidence, make_evidence
 from pipeline.extract.layout import LayoutLine, norm, source_of
 from pipeline.extract.normalize import icd10_is_billable, normalize_icd10

@@ -7,6 +7,7 @@ into several lines at a gap; this module undoes both so the extractors can rely 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -30,8 +31,13 @@ _NORM = re.compile(r"[^0-9a-z#\u4e00-\u9fff]+")
 _GLUED = re.compile(r"^([^\W\d_][^:：]*[:：])(\S.*)$")
 
 
+@functools.lru_cache(maxsize=65536)
 def norm(text: str) -> str:
-    """Lower case letters, digits, '#' and CJK only: what label matching compares."""
+    """Lower case letters, digits, '#' and CJK only: what label matching compares.
+
+    Cached: the extractors normalise the same words again and again (every label search
+    over a line, every table-header test), hundreds of thousands of calls a batch.
+    """
     return _NORM.sub("", text.lower())
 
 
@@ -181,12 +187,25 @@ def _join_split_phrases(lines: list[LayoutLine]) -> list[LayoutLine]:
     shorter labels.
     """
     out: list[LayoutLine] = []
+    # Every line is compared with every earlier one: their boxes are kept beside them, not
+    # recomputed from the tokens for each comparison (most of the extractors' time did that).
+    boxes: list[BBox] = []
     for line in lines:
-        host = next((o for o in reversed(out) if _continues(o, line)), None)
+        box = line.bbox
+        host = next(
+            (
+                at
+                for at in range(len(out) - 1, -1, -1)
+                if _continues(out[at].page_index, boxes[at], line.page_index, box)
+            ),
+            None,
+        )
         if host is None:
             out.append(line)
+            boxes.append(box)
             continue
-        host.tokens.extend(line.tokens)
+        out[host].tokens.extend(line.tokens)
+        boxes[host] = union_bbox([boxes[host], box])
     for index, line in enumerate(out):
         line.index = index
         line.tokens = [
@@ -196,10 +215,10 @@ def _join_split_phrases(lines: list[LayoutLine]) -> list[LayoutLine]:
     return out
 
 
-def _continues(left: LayoutLine, right: LayoutLine) -> bool:
-    if left.page_index != right.page_index:
+def _continues(left_page: int, a: BBox, right_page: int, b: BBox) -> bool:
+    """Whether the line with box `b` carries on the line with box `a` (same row, a word gap)."""
+    if left_page != right_page:
         return False
-    a, b = left.bbox, right.bbox
     height = max(a[3] - a[1], b[3] - b[1])
     overlap = min(a[3], b[3]) - max(a[1], b[1])
     if overlap <= 0.5 * min(a[3] - a[1], b[3] - b[1]):

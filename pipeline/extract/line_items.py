@@ -17,7 +17,7 @@ from pipeline.document import Page
 from pipeline.extract.confidence import Calibrator, ValueEvidence, make_evidence
 from pipeline.extract.layout import LayoutLine, Tok, merge_split_amounts, norm, rows_of, source_of
 from pipeline.extract.models import LineItemDraft
-from pipeline.extract.normalize import find_dates, parse_money
+from pipeline.extract.normalize import find_dates, parse_compact_date, parse_money
 from pipeline.extract.vocab import LangVocab
 
 __all__ = ["LineItemResult", "Column", "find_header", "code_system_of", "extract_line_items"]
@@ -195,6 +195,14 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
         }
         item.key_tokens.extend(row[i] for i in sorted(used))
     cells = _assign(row, cols) if cols else {}
+    if item.service_date is None and cells.get("service_date"):
+        # a date column filled in without separators, as UB-04 lines print it ("030526")
+        cell = cells["service_date"][0]
+        compact = parse_compact_date(cell.text, lang)
+        if compact is not None:
+            item.service_date = compact.isoformat()
+            used.add(row.index(cell))
+            item.key_tokens.append(cell)
     code_pool = cells.get("code") or row
     for tok in code_pool:
         i = row.index(tok)

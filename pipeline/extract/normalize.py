@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-import simple_icd_10_cm as icd
-
 from pipeline.errors import ConfigError
+from pipeline.extract import icd10cm as icd
 from pipeline.extract.vocab import MoneyRules, load_vocab
 
 __all__ = [
     "DateMatch",
     "parse_date",
+    "parse_compact_date",
     "find_dates",
     "parse_money",
     "find_money",
@@ -83,6 +83,9 @@ def _date_patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
     pats: list[tuple[str, str]] = [
         (rf"(?P<y>\d{{4}})(?P<s>{sep}) ?(?P<m>\d{{1,2}})(?P=s) ?(?P<d>\d{{1,2}})", "ymd"),
         (rf"(?P<a>\d{{1,2}})(?P<s>{sep}) ?(?P<b>\d{{1,2}})(?P=s) ?(?P<c>\d{{4}}|\d{{2}})", "abc"),
+        # a form's date boxes, "MM | DD | YY" filled in as "07 | 22 | 1968" or "03 04 26":
+        # two-digit parts only, so counts and prices in a row are not read as dates
+        (r"(?P<a>\d{2})(?P<s> ?\| ?| )(?P<b>\d{2})(?P=s)(?P<c>\d{4}|\d{2})", "abc"),
         (rf"(?P<mon>{mon})[.'’]?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[,.]{{0,2}}\s*(?P<y>\d{{4}})", "mon_d_y"),
         (rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]*(?P<mon>{mon})\.?[\s\-/.,]*(?P<y>\d{{4}}|\d{{2}})", "d_mon_y"),
         (r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", "compact"),
@@ -150,6 +153,25 @@ def find_dates(text: str, language: str = "en", order: str | None = None) -> lis
                     found.append(DateMatch(value, m.start(), m.end()))
                     taken.append((m.start(), m.end()))
     return sorted(found, key=lambda d: d.start)
+
+
+def parse_compact_date(text: str, language: str = "en", order: str | None = None) -> date | None:
+    """A date printed without separators in the language's order, as forms fill date boxes:
+    MDY "07221968" or "030526", DMY "22071968", YMD "19680722". Only for a value a date
+    label announces: in free text six or eight digits are as often an id."""
+    order = order or load_vocab(language).date.order
+    _check_order(order)
+    digits = text.strip().strip(":;,()[]").strip()
+    if not digits.isdigit() or len(digits) not in (6, 8):
+        return None
+    year_digits = len(digits) - 4
+    if order == "YMD":
+        y, m, d = digits[:year_digits], digits[year_digits:-2], digits[-2:]
+    elif order == "DMY":
+        d, m, y = digits[:2], digits[2:4], digits[4:]
+    else:
+        m, d, y = digits[:2], digits[2:4], digits[4:]
+    return _make_date(_year(y), int(m), int(d))
 
 
 def _repair_digits(text: str) -> str:

@@ -20,6 +20,7 @@ import multiprocessing
 import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 from pipeline.config import load_settings
@@ -37,13 +38,22 @@ def _cache_path(cache: Path, name: str) -> Path:
     return cache / f"{name}.json"
 
 
-def read_to_cache(inbox: Path, cache: Path, workers: int = 2) -> int:
-    """Read every packet of `inbox` not yet in `cache`; returns how many were read."""
-    settings = load_settings()
+def read_to_cache(inbox: Path, cache: Path, workers: int = 2, config: Path | None = None) -> int:
+    """Read every packet of `inbox` not yet in `cache`; returns how many were read.
+
+    `config` is a settings file as `claim-intake run --config` takes, e.g. to compare
+    reading options on the same inbox (one cache per option). `workers` 0 reads in this
+    process (for a debugger or a profiler)."""
+    settings = load_settings(config)
     cache.mkdir(parents=True, exist_ok=True)
     refs = [r for r in discover_packets(inbox) if not _cache_path(cache, r.name).is_file()]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_ocr_worker) as pool:
+    pool = (
+        ProcessPoolExecutor(workers, mp_context=context, initializer=init_ocr_worker)
+        if workers > 0
+        else None
+    )
+    with pool if pool is not None else nullcontext():
         for count, ref in enumerate(refs, 1):
             sha = packet_sha256(ref)
             read = read_packet(
@@ -85,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     read = commands.add_parser("read", help="read an inbox's packets into the cache (slow: OCR)")
     read.add_argument("inbox", type=Path)
     read.add_argument("--cache", type=Path, required=True)
-    read.add_argument("--workers", type=int, default=2)
+    read.add_argument("--workers", type=int, default=2, help="0: read in this process")
+    read.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
     claims = commands.add_parser("claims", help="claims from the cached reads (fast)")
     claims.add_argument("--cache", type=Path, required=True)
     claims.add_argument("--out", type=Path, required=True)
@@ -94,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "read":
         if not args.inbox.is_dir():
             parser.error(f"inbox {args.inbox} is not a folder")
-        count = read_to_cache(args.inbox, args.cache, args.workers)
+        count = read_to_cache(args.inbox, args.cache, args.workers, args.config)
         print(f"{count} packets read into {args.cache}")
     else:
         if not args.cache.is_dir():

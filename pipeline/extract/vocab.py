@@ -29,7 +29,10 @@ __all__ = [
 
 LANG_DIR = Path(__file__).resolve().parent.parent / "data" / "lang"
 
-FieldKind = Literal["name", "date", "date_range", "id", "money", "npi", "tax_id", "sex", "text"]
+FieldKind = Literal[
+    "name", "name_part", "date", "date_range", "id", "money", "npi", "tax_id", "sex", "text"
+]
+"""`name_part`: one box of a name printed in boxes ("First Name"), a word or an initial."""
 
 
 class _Strict(BaseModel):

@@ -573,5 +573,6 @@ def score_claim(
         score=round(score, 4),
         band=(bands or load_bands()).band(score),  # type: ignore[arg-type]
         model_version=model.version,
-        reasons=model.estimator.explain(features),
+        # the score is the explanation's baseline: predicted once, not again in explain
+        reasons=model.estimator.explain(features, score=score),
     )

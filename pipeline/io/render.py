@@ -25,6 +25,7 @@ __all__ = [
     "image_dpi",
     "DEFAULT_SCAN_DPI",
     "LETTER_INCHES",
+    "CARD_INCHES",
 ]
 
 DEFAULT_SCAN_DPI = 300.0
@@ -33,6 +34,9 @@ LETTER_INCHES = (8.5, 11.0)
 _PLAUSIBLE_DPI = (75.0, 1200.0)
 # Physical page sizes (long side, inches) we expect in a claim packet: ID cards to legal.
 _PLAUSIBLE_LONG_SIDE = (3.0, 17.0)
+# An ID card (ISO/IEC 7810 ID-1, as insurers' member cards are): 3.370 x 2.125 inches.
+CARD_INCHES = (2.125, 3.370)
+_CARD_ASPECT = (1.45, 1.75)
 
 
 class PageImage(BaseModel):
@@ -61,8 +65,10 @@ def image_dpi(info_dpi: object, width: int, height: int) -> tuple[float, float |
     """(dpi to use, embedded dpi if plausible, whether it was estimated).
 
     Embedded DPI wins when it is plausible and gives a plausible page size. Otherwise assume a
-    300-DPI scan, unless that would make an absurd page, in which case fit the long side to
-    Letter's 11 inches.
+    300-DPI scan, unless that would make an absurd page: then an image shaped like an ID card
+    is taken for a card cropped to its edges (a 675 x 425 image is a card at 200 DPI, not a
+    Letter page at 61 DPI to be enlarged five times), anything else is fitted to Letter's
+    11 inches.
     """
     embedded: float | None = None
     if isinstance(info_dpi, tuple | list) and info_dpi:
@@ -78,6 +84,13 @@ def image_dpi(info_dpi: object, width: int, height: int) -> tuple[float, float |
         embedded = None
     if _PLAUSIBLE_LONG_SIDE[0] <= long_side / DEFAULT_SCAN_DPI <= _PLAUSIBLE_LONG_SIDE[1]:
         return DEFAULT_SCAN_DPI, embedded, True
+    short_side = max(1, min(width, height))
+    card_dpi = long_side / CARD_INCHES[1]
+    if (
+        _CARD_ASPECT[0] <= long_side / short_side <= _CARD_ASPECT[1]
+        and _PLAUSIBLE_DPI[0] <= card_dpi <= _PLAUSIBLE_DPI[1]
+    ):
+        return card_dpi, embedded, True
     estimate = max(1.0, long_side / LETTER_INCHES[1])
     return estimate, embedded, True
 

@@ -54,27 +54,32 @@ def group_into_lines(
 
     `aspect` is page height / page width: boxes are in page fractions, so a vertical
     fraction is converted to horizontal units before comparing a gap to a text height.
-    Rows are formed by vertical overlap of at least half the smaller word's height.
+    Rows are formed by vertical overlap of at least half the smaller word's height with the
+    row's core: the median top and bottom of its words so far. (A row grown to the union of
+    its words' spans chains lines of a dense form together: a box's small label line, a
+    taller value beside it and the next line of an address become one interleaved row.)
     """
     if not words:
         return []
-    rows: list[tuple[tuple[float, float], list[Word]]] = []
+    rows: list[tuple[list[float], list[float], list[Word]]] = []
     for word in sorted(words, key=lambda w: ((w.bbox[1] + w.bbox[3]) / 2, w.bbox[0])):
         span = (word.bbox[1], word.bbox[3])
         placed = False
         # Only the last few rows can overlap a word sorted by its centre.
         for index in range(len(rows) - 1, max(-1, len(rows) - 4), -1):
-            row_span, members = rows[index]
-            smaller = min(span[1] - span[0], row_span[1] - row_span[0])
-            if smaller > 0 and _overlap(span, row_span) >= 0.5 * smaller:
+            tops, bottoms, members = rows[index]
+            core = (median(tops), median(bottoms))
+            smaller = min(span[1] - span[0], core[1] - core[0])
+            if smaller > 0 and _overlap(span, core) >= 0.5 * smaller:
                 members.append(word)
-                rows[index] = ((min(row_span[0], span[0]), max(row_span[1], span[1])), members)
+                tops.append(span[0])
+                bottoms.append(span[1])
                 placed = True
                 break
         if not placed:
-            rows.append((span, [word]))
+            rows.append(([span[0]], [span[1]], [word]))
     lines: list[Line] = []
-    for _, members in rows:
+    for _, _, members in rows:
         for segment in split_at_gaps(members, aspect, gap_factor):
             lines.append(Line.from_words(segment))
     return lines

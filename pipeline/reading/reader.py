@@ -352,6 +352,18 @@ def _with_checkboxes(path: Path, index: int, page: Page, config: ReadingConfig) 
     return add_checkbox_words(page, boxes, int(gray.shape[1]), int(gray.shape[0]))
 
 
+def _render_small(pdf: Any, index: int) -> np.ndarray:
+    """Page `index` of a pypdfium2 document in gray at 72 DPI: enough to judge its ink."""
+    pdf_page = pdf[index]
+    try:
+        bitmap = pdf_page.render(scale=_LAYER_CHECK_DPI / 72.0, grayscale=True)
+        small = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
+        bitmap.close()
+    finally:
+        pdf_page.close()
+    return small if small.ndim == 2 else small[:, :, 0]
+
+
 def _read_pdf(path: Path, packet_file: PacketFile, config: ReadingConfig) -> list[Page | PageJob]:
     """Text-layer pages are read here; the rest come back as OCR jobs."""
     with PDFIUM_LOCK:
@@ -400,26 +412,22 @@ def _read_pdf_locked(
                 job.notes.append(f"text layer unreadable ({type(exc).__name__}); OCR used")
                 items.append(job)
                 continue
-            pdf_page = pdf[index]
-            try:
-                bitmap = pdf_page.render(scale=_LAYER_CHECK_DPI / 72.0, grayscale=True)
-                small = np.array(bitmap.to_numpy(), dtype=np.uint8, copy=True)
-                bitmap.close()
-            finally:
-                pdf_page.close()
-            small = small if small.ndim == 2 else small[:, :, 0]
-            decision = decide_text_layer(
-                page,
-                small,
-                config.language,
-                config.text_layer,
-                image_area=image_area_fraction(plumber.pages[index]),
+            image_area = image_area_fraction(plumber.pages[index])
+            rule = config.text_layer
+            # The page's ink only counts for a page mostly covered by images or one with few
+            # words; a vector page with words is decided without rendering it.
+            small = (
+                None
+                if image_area < rule.min_image_area and len(page.words) >= rule.min_words
+                else _render_small(pdf, index)
             )
+            decision = decide_text_layer(page, small, config.language, rule, image_area=image_area)
             if not decision.use_text_layer:
                 job.notes.append(f"OCR used: {decision.reason}")
                 items.append(job)
                 continue
             if not page.lines:
+                small = _render_small(pdf, index) if small is None else small
                 page.blank = ink_fraction(small) < config.preprocess.blank_ink_fraction
             if page.rotation == 0 and _has_box_shapes(plumber.pages[index], config.checkboxes):
                 page = _with_checkboxes(path, index, page, config)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pipeline.extract import extract_document
+from pipeline.extract.fields import FAILED_CHECK_CONFIDENCE, find_labels
+from pipeline.extract.layout import layout_lines
+from pipeline.extract.vocab import load_vocab
 
 
 def test_fields_value_on_a_separate_line_of_the_same_row(page, nlp) -> None:
@@ -129,3 +132,183 @@ def test_layout_rotated_scan_boxes_in_stored_frame(page, nlp) -> None:
     src = r.fields["total"].source
     want = upright_bbox(upright.lines[2].words[0].bbox, 90)
     assert src is not None and all(abs(a - b) < 1e-9 for a, b in zip(src.bbox, want, strict=True))
+
+
+def test_fields_numbered_form_boxes_with_instructions(page, nlp) -> None:
+    """A CMS-1500's boxes: item numbers before labels, fill-in instructions in parentheses
+    after them, the value under the label, dates in "MM | DD | YY" boxes."""
+    p = page(
+        [
+            (0.10, [(0.05, "1a. INSURED'S I.D. NUMBER (For Program in Item 1)")]),
+            (0.125, [(0.06, "XGH448120937")]),
+            (
+                0.16,
+                [
+                    (0.05, "2. PATIENT'S NAME (Last Name, First Name, Middle Initial)"),
+                    (0.55, "3. PATIENT'S BIRTH DATE"),
+                ],
+            ),
+            (0.185, [(0.06, "HARTWELL, DENISE M"), (0.56, "07 | 22 | 1968")]),
+            (0.22, [(0.05, "11. INSURED'S POLICY GROUP OR FECA NUMBER")]),
+            (0.245, [(0.06, "GRP-77120")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["member_id"].value == "XGH448120937"
+    assert r.fields["patient_name"].value == "HARTWELL, DENISE M"
+    assert r.fields["patient_dob"].value == "1968-07-22"
+    assert r.fields["policy_number"].value == "GRP-77120"
+    assert r.evidence["fields.policy_number"].label == "Insured's Policy Group or FECA Number"
+
+
+def test_fields_item_number_before_a_short_label(page, nlp) -> None:
+    p = page(
+        [
+            (0.10, [(0.05, "25. FEDERAL TAX I.D. NUMBER"), (0.40, "28. TOTAL CHARGE")]),
+            (0.125, [(0.06, "84-1234567"), (0.41, "$ 295.55")]),
+            (0.16, [(0.05, "33. BILLING PROVIDER INFO & PH #")]),
+            (0.185, [(0.06, "PINE RIDGE FAMILY MEDICINE")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["total"].value == 295.55
+    assert r.fields["provider_name"].value == "PINE RIDGE FAMILY MEDICINE"
+    assert r.fields["tax_id"].value == "84-1234567"
+
+
+def test_fields_instruction_in_parentheses_is_part_of_the_label(page, nlp) -> None:
+    p = page(
+        [
+            (0.10, [(0.05, "Date of Birth (MM/DD/YYYY) 07/22/1968")]),
+            (0.13, [(0.05, "Patient Name (as on ID card) Denise Hartwell")]),
+            (0.16, [(0.05, "DOB (07/22/1968)")]),
+        ]
+    )
+    r = extract_document("medical_record", [p], nlp)
+    assert r.fields["patient_dob"].value == "1968-07-22"
+    assert r.fields["patient_name"].value == "Denise Hartwell"
+    hits = find_labels(layout_lines([p]), load_vocab("en"))
+    assert [(h.field, h.end) for h in hits] == [
+        ("patient_dob", 4),
+        ("patient_name", 6),
+        ("patient_dob", 1),
+    ]
+
+
+def test_fields_name_printed_in_boxes_of_its_own(page, nlp) -> None:
+    labels = ["Member's Last Name", "First Name", "M.I.", "Member ID Number"]
+    values = ["Hartwell", "Denise", "M", "XGH448120937"]
+    columns = [0.05, 0.35, 0.60, 0.70]
+    # one reader line per box, as readers split a row at wide gaps
+    p = page(
+        [(0.10, [(x, text)]) for x, text in zip(columns, labels, strict=True)]
+        + [(0.125, [(x + 0.01, text)]) for x, text in zip(columns, values, strict=True)]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Denise M Hartwell"
+    assert r.fields["member_id"].value == "XGH448120937"
+    source = r.fields["patient_name"].source
+    assert source is not None and source.bbox[0] < 0.07 and source.bbox[2] > 0.36
+
+
+def test_fields_name_boxes_only_when_no_label_gives_the_whole_name(page, nlp) -> None:
+    p = page(
+        [
+            (0.10, [(0.05, "Patient Name: Ann Lee")]),
+            (0.13, [(0.05, "Last Name"), (0.35, "First Name")]),
+            (0.155, [(0.06, "Baker"), (0.36, "Tom")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Ann Lee"
+    lonely = page([(0.10, [(0.05, "Last Name")]), (0.125, [(0.06, "Baker")])])
+    assert extract_document("claim_form", [lonely], nlp).fields["patient_name"].value is None
+
+
+def test_fields_ub04_boxes_numbered_without_a_point(page, nlp) -> None:
+    """UB-04 boxes: bare item numbers, dates filled in without separators, the next box's
+    label beside a label that has its value below."""
+    p = page(
+        [
+            (0.10, [(0.05, "8 PATIENT NAME")]),
+            (0.125, [(0.05, "HARTWELL, DENISE M")]),
+            (0.16, [(0.05, "10 BIRTHDATE")]),
+            (0.185, [(0.05, "07221968")]),
+            (0.22, [(0.05, "60 INSURED'S UNIQUE ID")]),
+            (0.22, [(0.40, "62 INSURANCE GROUP NO.")]),
+            (0.245, [(0.05, "XGH448120937")]),
+            (0.245, [(0.40, "GRP-77120")]),
+            (0.28, [(0.05, "56 NPI 1598765430")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["patient_name"].value == "HARTWELL, DENISE M"
+    assert r.fields["patient_dob"].value == "1968-07-22"
+    assert r.fields["member_id"].value == "XGH448120937"
+    assert r.fields["provider_npi"].value == "1598765430"
+
+
+def test_fields_an_id_ends_at_a_word(page, nlp) -> None:
+    p = page([(0.10, [(0.05, "Member ID: 62 INSURANCE GROUP NO.")])])
+    assert extract_document("invoice", [p], nlp).fields["member_id"].value is None
+
+
+def test_fields_npi_failing_its_check_digit_is_kept_for_review(page, nlp) -> None:
+    p = page([(0.10, [(0.05, "NPI: 1467582931")])])
+    field = extract_document("invoice", [p], nlp).fields["provider_npi"]
+    assert field.value == "1467582931"
+    assert field.confidence <= FAILED_CHECK_CONFIDENCE
+    both = page([(0.10, [(0.05, "NPI: 1467582931")]), (0.13, [(0.05, "NPI: 1598765430")])])
+    assert extract_document("invoice", [both], nlp).fields["provider_npi"].value == "1598765430"
+
+
+def test_line_items_totals_row_ends_the_table(page, nlp) -> None:
+    p = page(
+        [
+            (
+                0.20,
+                [(0.05, "Rev"), (0.15, "Description"), (0.45, "Units"), (0.60, "Total Charges")],
+            ),
+            (0.23, [(0.05, "0120"), (0.15, "ROOM-BOARD/SEMI"), (0.45, "3"), (0.60, "4,350.00")]),
+            (0.26, [(0.05, "0300"), (0.15, "LABORATORY"), (0.45, "1"), (0.60, "62.00")]),
+            (0.29, [(0.05, "0001"), (0.15, "PAGE 1 OF 1"), (0.45, "TOTALS"), (0.60, "4,412.00")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert [(i.code, i.amount) for i in r.line_items] == [("0120", 4350.0), ("0300", 62.0)]
+    assert r.fields["total"].value == 4412.0
+
+
+def test_line_items_date_column_filled_in_without_separators(page, nlp) -> None:
+    p = page(
+        [
+            (
+                0.20,
+                [
+                    (0.05, "Rev. Cd."),
+                    (0.15, "Description"),
+                    (0.40, "Serv. Date"),
+                    (0.60, "Total Charges"),
+                ],
+            ),
+            (0.23, [(0.05, "0300"), (0.15, "LABORATORY"), (0.40, "030526"), (0.60, "62.00")]),
+            (0.26, [(0.05, "0250"), (0.15, "PHARMACY"), (0.40, "030626"), (0.60, "22.50")]),
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.code, i.service_date) for i in items] == [
+        ("0300", "2026-03-05"),
+        ("0250", "2026-03-06"),
+    ]
+
+
+def test_fields_a_label_written_with_its_colon_needs_the_colon(page, nlp) -> None:
+    """ "Pt:" heads a clinic note's patient line; "PT" without a colon is physical therapy."""
+    note = page(
+        [(0.10, [(0.05, "Pt: Hartwell, Denise")]), (0.13, [(0.05, "Pt : Hartwell, Denise")])]
+    )
+    assert extract_document("medical_record", [note], nlp).fields["patient_name"].value == (
+        "Hartwell, Denise"
+    )
+    therapy = page([(0.10, [(0.05, "PT Evaluation Moderate Complexity")])])
+    assert extract_document("medical_record", [therapy], nlp).fields["patient_name"].value is None

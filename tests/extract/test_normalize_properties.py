@@ -15,6 +15,7 @@ from pipeline.extract.normalize import (
     normalize_icd10,
     normalize_name,
     npi_is_valid,
+    parse_compact_date,
     parse_date,
     parse_money,
 )
@@ -180,3 +181,24 @@ def test_normalize_name_drops_rule_marks_read_as_words() -> None:
     )
     assert normalize_name("O'Brien-Smith, Jr.") == "O'Brien-Smith, Jr."
     assert normalize_name("| _ ~") is None
+
+
+def test_normalize_dates_in_form_boxes() -> None:
+    """Form date boxes print two-digit parts apart ("MM | DD | YY"); only two-digit parts
+    count, so a row's counts and prices are not dates."""
+    assert parse_date("07 | 22 | 1968") == date(1968, 7, 22)
+    assert parse_date("03 04 26") == date(2026, 3, 4)
+    found = find_dates("03 04 26  03 06 26   11   99214   165.00")
+    assert [d.value for d in found] == [date(2026, 3, 4), date(2026, 3, 6)]
+    assert find_dates("Qty 1 12 50 amount 3 450 00") == []
+    assert find_dates("room 13 45 2026") == []
+
+
+def test_normalize_compact_dates_in_the_language_order() -> None:
+    assert parse_compact_date("07221968") == date(1968, 7, 22)
+    assert parse_compact_date("030526") == date(2026, 3, 5)
+    assert parse_compact_date("22071968", order="DMY") == date(1968, 7, 22)
+    assert parse_compact_date("19680722", order="YMD") == date(1968, 7, 22)
+    assert parse_compact_date("13452026") is None
+    assert parse_compact_date("0722196") is None
+    assert parse_compact_date("07-22-68") is None

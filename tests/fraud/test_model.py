@@ -69,3 +69,13 @@ def test_model_explain_names_the_driving_feature_without_patient_values() -> Non
     assert reasons[0].code.startswith("PRICE_")
     assert all(r.weight > 0 for r in reasons)
     assert not any("Smith" in r.detail or "1980" in r.detail for r in reasons)
+
+
+def test_model_explain_with_the_score_given_is_the_same() -> None:
+    X, y = _data()
+    model = FraudModel(max_iter=30).fit(X, y)
+    features = compute_features(
+        make_claim("x", invoice_number="X1", unit_price=135.0 * 7), InMemoryClaimHistory()
+    )
+    score = float(model.predict_proba([features.to_vector()])[0, 1])
+    assert model.explain(features, score=score) == model.explain(features)

@@ -82,6 +82,14 @@ def test_render_image_dpi_rules() -> None:
     # A huge image with no DPI: fit to Letter's long side.
     dpi, _, estimated = image_dpi(None, 6000, 7700)
     assert estimated and dpi == pytest.approx(700)
+    # A small image shaped like an ID card is a card cropped to its edges, not a tiny page.
+    dpi, _, estimated = image_dpi(None, 675, 425)
+    assert estimated and dpi == pytest.approx(200, abs=1)
+    assert image_dpi((72, 72), 425, 675)[0] == pytest.approx(200, abs=1)
+    # A card scanned at 300 DPI is a plausible 3.4-inch page as it is.
+    assert image_dpi(None, 1011, 638)[0] == 300.0
+    # A small image of another shape is still fitted to Letter.
+    assert image_dpi(None, 600, 600)[0] == pytest.approx(600 / 11)
 
 
 def test_render_one_pixel_png(tmp_path: Path) -> None:

@@ -94,6 +94,32 @@ def test_textlayer_group_into_lines_keeps_rows_apart() -> None:
     assert [line.text for line in lines] == ["a b", "c"]
 
 
+def test_textlayer_group_into_lines_does_not_chain_a_dense_form_into_one_row() -> None:
+    """A UB-04's top (pdfplumber's boxes, points on a 612 x 792 page): an address at 10 pt
+    spacing beside 6 pt box labels and 9 pt values that each overlap the next row a little.
+    A row grown to the union of its words took the address's two lines as one."""
+
+    def word(text: str, x: float, top: float, bottom: float) -> Word:
+        return Word(
+            text=text, confidence=1, bbox=(x / 612, top / 792, (x + 30) / 612, bottom / 792)
+        )
+
+    words = [
+        word("PAT.", 308, 19.2, 25.2),
+        word("PC77120345", 360, 18.7, 27.7),
+        word("ST", 30, 24.7, 33.7),
+        word("BRIGID", 64, 24.7, 33.7),
+        word("0111", 480, 28.7, 37.7),
+        word("MED.", 307, 31.2, 37.2),
+        word("00482291", 400, 30.7, 39.7),
+        word("450", 30, 34.7, 43.7),
+        word("HARBOR", 64, 34.7, 43.7),
+    ]
+    lines = group_into_lines(words, aspect=792 / 612, gap_factor=3.0)
+    texts = [line.text for line in lines]
+    assert "ST BRIGID" in texts and "450 HARBOR" in texts
+
+
 def test_textlayer_quality_real_vs_garbage() -> None:
     real = _page_of(
         [

@@ -1,0 +1,99 @@
+"""Document titles as evidence of a page's type.
+
+The page classifier learns from words and layout; a document it has never seen (a real police
+report, a hospital's own bill) can leave it unsure among several types. Most documents say what
+they are in a heading: "MOTOR VEHICLE ACCIDENT REPORT", "CERTIFICATE OF DIAGNOSIS". A short line
+near the top of the page holding a known title (`data/classify/titles/<lang>.yaml`) multiplies
+that type's score by TITLE_WEIGHT before the scores are renormalised, so a title settles a page
+the model was unsure of, and does not overturn a page it was sure of.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pipeline.classify.pages import PageLabel, decide_doc_type
+from pipeline.document import Page
+from pipeline.extract.layout import upright_bbox
+
+__all__ = ["TITLE_WEIGHT", "load_titles", "page_title", "weigh_titles"]
+
+TITLE_WEIGHT = 6.0
+"""How much likelier a page headed by a type's title is of that type than the model alone said."""
+_TOP = 0.25  # a heading starts in the top quarter of the page
+_MAX_WORDS = 8  # a heading is short; a sentence that mentions "claim form" is not one
+_MIN_SHARE = 0.4  # and the title is a good part of it ("ITEMIZED STATEMENT OF CHARGES")
+_TITLES_DIR = Path(__file__).resolve().parents[1] / "data" / "classify" / "titles"
+_NOT_A_HEADING = re.compile(r"[\d:]")  # values and labels: "Date of receipt: 03/02/2026"
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _key(text: str) -> str:
+    """Letters and digits, lower-cased, words one space apart (CJK text has no spaces)."""
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+
+
+@lru_cache(maxsize=8)
+def load_titles(language: str) -> tuple[tuple[str, str], ...]:
+    """(doc_type, title key) pairs of the language, longest title first; none when the
+    language has no title list."""
+    import yaml
+
+    path = _TITLES_DIR / f"{language}.yaml"
+    if not path.is_file():
+        return ()
+    data: dict[str, list[str]] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    pairs = [(doc_type, _key(title)) for doc_type, titles in data.items() for title in titles]
+    return tuple(sorted(pairs, key=lambda pair: -len(pair[1])))
+
+
+def _upright_top(page: Page, bbox: tuple[float, float, float, float]) -> float:
+    """The top of a box on the page turned upright (boxes are kept in the stored frame)."""
+    return upright_bbox(bbox, page.rotation)[1]
+
+
+def page_title(page: Page, titles: tuple[tuple[str, str], ...]) -> str | None:
+    """The doc type whose title heads the page: the topmost short line near the top holding
+    one (the longest title in it when several match), or None."""
+    if not titles:
+        return None
+    for line in sorted(page.lines, key=lambda ln: _upright_top(page, ln.bbox)):
+        if _upright_top(page, line.bbox) > _TOP:
+            break
+        text = line.text
+        if _NOT_A_HEADING.search(text):
+            continue
+        key = _key(text)
+        cjk = bool(_CJK.search(key))
+        size = len(key.replace(" ", "")) if cjk else len(key.split())
+        if not key or (not cjk and size > _MAX_WORDS):
+            continue
+        padded = f" {key} "
+        for doc_type, title in titles:
+            found = title in key if cjk else f" {title} " in padded
+            title_size = len(title.replace(" ", "")) if cjk else len(title.split())
+            if found and title_size >= _MIN_SHARE * size:
+                return doc_type
+    return None
+
+
+def weigh_titles(
+    pages: list[Page], labels: list[PageLabel], language: str, min_confidence: float
+) -> list[PageLabel]:
+    """`labels` with each titled page's scores weighed by its title and its type decided
+    again; pages without a title, or without scores (empty pages), are left as they are."""
+    titles = load_titles(language)
+    out: list[PageLabel] = []
+    for page, label in zip(pages, labels, strict=True):
+        doc_type = page_title(page, titles) if page.words and label.scores else None
+        if doc_type is None or doc_type not in label.scores:
+            out.append(label)
+            continue
+        weighed = {t: p * (TITLE_WEIGHT if t == doc_type else 1.0) for t, p in label.scores.items()}
+        total = sum(weighed.values()) or 1.0
+        scores = {t: p / total for t, p in weighed.items()}
+        decided, confidence = decide_doc_type(scores, min_confidence)
+        out.append(PageLabel(doc_type=decided, confidence=confidence, scores=scores))
+    return out

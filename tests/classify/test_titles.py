@@ -1,0 +1,69 @@
+"""Titles heading a page as evidence of its type."""
+
+from __future__ import annotations
+
+from pipeline.classify.pages import PageLabel
+from pipeline.classify.titles import load_titles, page_title, weigh_titles
+from pipeline.document import Line, Page, Word
+
+
+def _page(lines: list[tuple[float, str]], rotation: int = 0) -> Page:
+    built = []
+    for y, text in lines:
+        words, x = [], 0.1
+        for token in text.split():
+            words.append(
+                Word(text=token, confidence=0.99, bbox=(x, y, x + 0.01 * len(token), y + 0.015))
+            )
+            x += 0.01 * len(token) + 0.01
+        built.append(Line.from_words(words))
+    return Page(file="p.pdf", page=1, width=612, height=792, rotation=rotation, lines=built)
+
+
+UNSURE = {
+    "accident_report": 0.18,
+    "claim_form": 0.15,
+    "diagnosis_certificate": 0.294,
+    "id_document": 0.087,
+    "invoice": 0.101,
+    "medical_record": 0.185,
+    "other": 0.003,
+}
+
+
+def test_titles_a_heading_settles_a_page_the_model_was_unsure_of() -> None:
+    page = _page([(0.05, "MOTOR VEHICLE ACCIDENT REPORT"), (0.1, "Date of Crash: 02/27/2026")])
+    assert page_title(page, load_titles("en")) == "accident_report"
+    unsure = PageLabel(doc_type="other", confidence=0.706, scores=UNSURE)
+    (label,) = weigh_titles([page], [unsure], "en", min_confidence=0.45)
+    assert label.doc_type == "accident_report" and label.confidence > 0.5
+    assert abs(sum(label.scores.values()) - 1.0) < 1e-9
+
+
+def test_titles_do_not_overturn_a_sure_page() -> None:
+    page = _page([(0.05, "PATIENT STATEMENT")])
+    scores = {"invoice": 0.02, "claim_form": 0.97, "other": 0.01}
+    sure = PageLabel(doc_type="claim_form", confidence=0.97, scores=scores)
+    (label,) = weigh_titles([page], [sure], "en", min_confidence=0.45)
+    assert label.doc_type == "claim_form"
+
+
+def test_titles_only_short_headings_near_the_top_count() -> None:
+    titles = load_titles("en")
+    low = _page([(0.05, "St. Brigid Regional Hospital"), (0.6, "ACCIDENT REPORT")])
+    assert page_title(low, titles) is None
+    sentence = _page([(0.05, "Please send this page with the claim form you return to us by mail")])
+    assert page_title(sentence, titles) is None
+    value = _page([(0.05, "Date of receipt: 03/02/2026")])
+    assert page_title(value, titles) is None
+    longer = _page(
+        [(0.04, "St. Brigid Regional Hospital"), (0.08, "ITEMIZED STATEMENT OF CHARGES")]
+    )
+    assert page_title(longer, titles) == "invoice"
+    # boxes are kept as the page was stored: on a page stored upside down the heading is
+    # at the bottom of the stored frame, the top of the page turned upright
+    turned = _page([(0.9, "DISCHARGE SUMMARY")], rotation=180)
+    assert page_title(turned, titles) == "medical_record"
+    assert page_title(_page([(0.9, "DISCHARGE SUMMARY")]), titles) is None
+    assert page_title(_page([(0.05, "诊断证明书")]), load_titles("zh")) == "diagnosis_certificate"
+    assert load_titles("xx") == ()
