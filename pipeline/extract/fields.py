@@ -474,7 +474,7 @@ def _read_value(
         if len(words) < 2:
             return None  # printed names have a given and a family name; one word is a fragment
         name = normalize_name(" ".join(words))
-        return (name, used, 1.0) if name else None
+        return (_given_name_first(name), used, 1.0) if name else None
     # free text (provider names): everything up to a wide gap
     used = _value_span(tokens[:10], 0.05)
     free = normalize_name(" ".join(t.text for t in used))
@@ -483,6 +483,26 @@ def _read_value(
     if next((c for c in free if c.isalpha()), "a").islower():
         return None  # names are capitalised; "care moderate MDM" is a table description
     return free, used, 0.8
+
+
+_NAME_SUFFIXES = frozenset(
+    {"jr", "sr", "ii", "iii", "iv", "md", "do", "phd", "rn", "np", "pa", "pac", "dds", "dmd",
+     "dc", "od", "dpm", "crna", "aprn", "lpn", "esq", "mbbs", "facp"}
+)  # fmt: skip
+
+
+def _given_name_first(name: str) -> str:
+    """ "HARTWELL, DENISE M" (records and claim forms print the family name first, then a
+    comma) as "DENISE M HARTWELL", the order other documents print and a member file keeps;
+    "John Smith, Jr." and "Alan Whitfield, MD" are left as printed."""
+    if name.count(",") != 1:
+        return name
+    family, given = (part.strip() for part in name.split(","))
+    if not family or not given or norm(given.split()[0]) in _NAME_SUFFIXES:
+        return name
+    if len(family.split()) > 3 or len(given.split()) > 3:
+        return name
+    return f"{given} {family}"
 
 
 def _beside(
