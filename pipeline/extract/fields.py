@@ -492,9 +492,9 @@ _NAME_SUFFIXES = frozenset(
 
 
 def _given_name_first(name: str) -> str:
-    """ "HARTWELL, DENISE M" (records and claim forms print the family name first, then a
-    comma) as "DENISE M HARTWELL", the order other documents print and a member file keeps;
-    "John Smith, Jr." and "Alan Whitfield, MD" are left as printed."""
+    """A name printed family name first ("HARTWELL, DENISE M", as records and claim forms
+    print it) in the order other documents print and a member file keeps: "DENISE M
+    HARTWELL". "John Smith, Jr." and "Alan Whitfield, MD" are left as printed."""
     if name.count(",") != 1:
         return name
     family, given = (part.strip() for part in name.split(","))
