@@ -38,7 +38,8 @@ from pipeline.config import Settings
 from pipeline.document import Page, ReadPacket
 from pipeline.errors import ModelNotFoundError
 from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
-from pipeline.extract.confidence import Calibrator
+from pipeline.extract.confidence import FEATURE_NAMES, Calibrator
+from pipeline.extract.fields import FAILED_CHECK_CONFIDENCE
 from pipeline.extract.icd10cm import load_table as load_icd_table
 from pipeline.extract.repeated import find_repeated, packet_identity
 from pipeline.extract.vocab import load_vocab
@@ -50,6 +51,7 @@ from pipeline.schema import (
     Claim,
     ClaimDocument,
     Diagnosis,
+    ExtractedField,
     Flag,
     Fraud,
     LineItem,
@@ -128,14 +130,19 @@ def calibrate_extraction(
     def reader_of(source: Source | None) -> str:
         return readers.get((source.file, source.page), "ocr") if source else "ocr"
 
+    validated = FEATURE_NAMES.index("validated")
+
+    def field_confidence(name: str, value: ExtractedField) -> float:
+        confidence = calibrator.calibrate("field", reader_of(value.source), value.confidence)
+        evidence = extraction.evidence.get(f"fields.{name}")
+        if evidence is not None and evidence.features[validated] == 0.0:
+            # it failed its own check (an NPI's check digit): the calibrator's curve, fitted
+            # on values that nearly all pass, must not make it look sure
+            confidence = min(confidence, FAILED_CHECK_CONFIDENCE)
+        return confidence
+
     fields = {
-        name: value.model_copy(
-            update={
-                "confidence": calibrator.calibrate(
-                    "field", reader_of(value.source), value.confidence
-                )
-            }
-        )
+        name: value.model_copy(update={"confidence": field_confidence(name, value)})
         if value.value is not None
         else value
         for name, value in extraction.fields.items()
@@ -258,7 +265,9 @@ def _fill_repeated(
             span.doc_type, pages, extraction.fields, known, vocab, Calibrator()
         )
         if found:
-            filled = DocumentExtraction(doc_type=extraction.doc_type, fields=found)
+            filled = DocumentExtraction(
+                doc_type=extraction.doc_type, fields=found, evidence=evidence
+            )
             if resources.value_calibrator is not None:
                 filled = calibrate_extraction(filled, pages, resources.value_calibrator)
             extraction = extraction.model_copy(

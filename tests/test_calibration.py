@@ -56,3 +56,31 @@ def test_calibration_round_trip_and_errors(tmp_path):
         fit_value_calibrator([("field", "ocr", 0.5, True)], corpus="tiny")
     assert group_key("field", "none") == "field:ocr"
     assert isinstance(calibrator, ValueCalibrator)
+
+
+def test_calibration_keeps_a_value_that_failed_its_check_doubtful():
+    """A curve fitted on values that nearly all pass their checks maps every raw score high;
+    an NPI failing its check digit stays at FAILED_CHECK_CONFIDENCE for an adjuster."""
+    from pipeline.document import Line, Page, Word
+    from pipeline.extract import build_nlp, extract_document
+    from pipeline.extract.fields import FAILED_CHECK_CONFIDENCE
+    from pipeline.process import calibrate_extraction
+
+    calibrator = fit_value_calibrator([("field", "text_layer", 0.2, True)] * 50, corpus="test")
+
+    def page(text: str) -> Page:
+        words, x = [], 0.05
+        for token in text.split():
+            words.append(Word(text=token, confidence=0.99, bbox=(x, 0.1, x + 0.1, 0.12)))
+            x += 0.12
+        return Page(file="p.pdf", page=1, width=612, height=792, reader="text_layer",
+                    lines=[Line.from_words(words)])  # fmt: skip
+
+    nlp = build_nlp("en")
+    for text, doubtful in (("NPI: 1467582931", True), ("NPI: 1598765430", False)):
+        pages = [page(text)]
+        calibrated = calibrate_extraction(
+            extract_document("invoice", pages, nlp), pages, calibrator
+        )
+        confidence = calibrated.fields["provider_npi"].confidence
+        assert (confidence <= FAILED_CHECK_CONFIDENCE) is doubtful, (text, confidence)

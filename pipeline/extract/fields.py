@@ -485,7 +485,7 @@ def _read_value(
         if len(words) < 2:
             return None  # printed names have a given and a family name; one word is a fragment
         name = normalize_name(" ".join(words))
-        return (name, used, 1.0) if name else None
+        return (_given_name_first(name), used, 1.0) if name else None
     # free text (provider names): everything up to a wide gap
     used = _value_span(tokens[:10], 0.05)
     free = normalize_name(" ".join(t.text for t in used))
@@ -501,6 +501,26 @@ def _same_level(a: Tok, b: Tok) -> bool:
     the second is no flat stroke (an underline OCR read as "0" or "00" is a third as tall)."""
     overlap = min(a.bbox[3], b.bbox[3]) - max(a.bbox[1], b.bbox[1])
     return overlap > 0.5 * min(a.height, b.height) and b.height > 0.4 * a.height
+
+
+_NAME_SUFFIXES = frozenset(
+    {"jr", "sr", "ii", "iii", "iv", "md", "do", "phd", "rn", "np", "pa", "pac", "dds", "dmd",
+     "dc", "od", "dpm", "crna", "aprn", "lpn", "esq", "mbbs", "facp"}
+)  # fmt: skip
+
+
+def _given_name_first(name: str) -> str:
+    """A name printed family name first ("HARTWELL, DENISE M", as records and claim forms
+    print it) in the order other documents print and a member file keeps: "DENISE M
+    HARTWELL". "John Smith, Jr." and "Alan Whitfield, MD" are left as printed."""
+    if name.count(",") != 1:
+        return name
+    family, given = (part.strip() for part in name.split(","))
+    if not family or not given or norm(given.split()[0]) in _NAME_SUFFIXES:
+        return name
+    if len(family.split()) > 3 or len(given.split()) > 3:
+        return name
+    return f"{given} {family}"
 
 
 def _beside(

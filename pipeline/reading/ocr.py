@@ -284,7 +284,7 @@ def ocr_image(
 def ocr_best(
     gray: np.ndarray,
     lang: str = "eng",
-    psms: Sequence[int] = (3, 6, 11),
+    psms: Sequence[int] = (3, 11),
     timeout: float = 60.0,
     calibrator: ConfidenceCalibrator | None = None,
     retry_below: float = 70.0,

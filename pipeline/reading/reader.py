@@ -79,7 +79,14 @@ class ReadingConfig(BaseModel):
     ocr_timeout: float = Field(default=30.0, gt=0, description="seconds per Tesseract call")
     max_pixels: int = Field(default=120_000_000, ge=1)
     max_pages: int = Field(default=500, ge=1)
-    psm: list[int] = Field(default=[3, 6, 11], min_length=1)
+    psm: list[int] = Field(
+        default=[3, 11],
+        min_length=1,
+        description="Tesseract page segmentation modes: the first reads every page, the others "
+        "a page read poorly, keeping the best read. Mode 6 (one uniform block) won on 1 of 11 "
+        "poor pages of 40 scanned packets; without it the eval was the same (fields 1152 "
+        "against 1151 of 1255 right, line items equal) for one Tesseract run less per poor page",
+    )
     retry_below_confidence: float = Field(default=70.0, ge=0, le=100)
     upside_down_below: float = Field(
         default=60.0,

@@ -155,7 +155,7 @@ def test_fields_numbered_form_boxes_with_instructions(page, nlp) -> None:
     )
     r = extract_document("claim_form", [p], nlp)
     assert r.fields["member_id"].value == "XGH448120937"
-    assert r.fields["patient_name"].value == "HARTWELL, DENISE M"
+    assert r.fields["patient_name"].value == "DENISE M HARTWELL"
     assert r.fields["patient_dob"].value == "1968-07-22"
     assert r.fields["policy_number"].value == "GRP-77120"
     assert r.evidence["fields.policy_number"].label == "Insured's Policy Group or FECA Number"
@@ -242,7 +242,7 @@ def test_fields_ub04_boxes_numbered_without_a_point(page, nlp) -> None:
         ]
     )
     r = extract_document("invoice", [p], nlp)
-    assert r.fields["patient_name"].value == "HARTWELL, DENISE M"
+    assert r.fields["patient_name"].value == "DENISE M HARTWELL"
     assert r.fields["patient_dob"].value == "1968-07-22"
     assert r.fields["member_id"].value == "XGH448120937"
     assert r.fields["provider_npi"].value == "1598765430"
@@ -308,7 +308,21 @@ def test_fields_a_label_written_with_its_colon_needs_the_colon(page, nlp) -> Non
         [(0.10, [(0.05, "Pt: Hartwell, Denise")]), (0.13, [(0.05, "Pt : Hartwell, Denise")])]
     )
     assert extract_document("medical_record", [note], nlp).fields["patient_name"].value == (
-        "Hartwell, Denise"
+        "Denise Hartwell"
     )
     therapy = page([(0.10, [(0.05, "PT Evaluation Moderate Complexity")])])
     assert extract_document("medical_record", [therapy], nlp).fields["patient_name"].value is None
+
+
+def test_fields_family_name_first_with_a_comma_is_turned_round(page, nlp) -> None:
+    rows = [
+        ("Patient: HARTWELL, DENISE M", "DENISE M HARTWELL"),
+        ("Patient: John Smith, Jr.", "John Smith, Jr."),
+        ("Patient: Van Der Berg, Anna", "Anna Van Der Berg"),
+    ]
+    for printed, expected in rows:
+        r = extract_document("medical_record", [page([(0.1, [(0.05, printed)])])], nlp)
+        assert r.fields["patient_name"].value == expected
+    cert = page([(0.1, [(0.05, "Attending physician: Alan K. Whitfield, MD")])])
+    physician = extract_document("diagnosis_certificate", [cert], nlp).fields["physician_name"]
+    assert physician.value == "Alan K. Whitfield, MD"
