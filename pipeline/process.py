@@ -33,14 +33,16 @@ from pipeline.checks.completeness import (
 )
 from pipeline.classify.pages import PageClassifier, PageLabel, load_page_classifier
 from pipeline.classify.separators import split_at_separators
-from pipeline.classify.split import split_packet
+from pipeline.classify.split import DocumentSpan, split_packet
 from pipeline.config import Settings
 from pipeline.document import Page, ReadPacket
 from pipeline.errors import ModelNotFoundError
 from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
-from pipeline.extract.confidence import FEATURE_NAMES
+from pipeline.extract.confidence import FEATURE_NAMES, Calibrator
 from pipeline.extract.fields import FAILED_CHECK_CONFIDENCE
 from pipeline.extract.icd10cm import load_table as load_icd_table
+from pipeline.extract.repeated import find_repeated, packet_identity
+from pipeline.extract.vocab import load_vocab
 from pipeline.fraud.history import ClaimHistory
 from pipeline.fraud.registry import RegisteredModel, load_model, score_claim
 from pipeline.intake import PacketRead, read_stage
@@ -236,6 +238,48 @@ def _is_reading_note(warning: str) -> bool:
     return warning.startswith(_READING_NOTES) or "; OCR used" in warning
 
 
+_KNOWN_IDENTITY = 0.5
+"""How sure one document's identity value must be to be looked for on the others: a find
+is a second, independent reading of the same string, so more than even odds will do."""
+
+
+def _fill_repeated(
+    read: ReadPacket,
+    spans: list[DocumentSpan],
+    extractions: list[DocumentExtraction],
+    resources: Resources,
+) -> list[DocumentExtraction]:
+    """Identity fields a document left missing but prints as the other documents agree."""
+    vocab = load_vocab(read.language)
+    known = packet_identity(
+        [(e.doc_type, e.fields) for e in extractions],
+        vocab,
+        _KNOWN_IDENTITY,
+    )
+    if not known:
+        return extractions
+    out: list[DocumentExtraction] = []
+    for span, extraction in zip(spans, extractions, strict=True):
+        pages = [read.pages[pos] for pos in span.pages]
+        found, evidence = find_repeated(
+            span.doc_type, pages, extraction.fields, known, vocab, Calibrator()
+        )
+        if found:
+            filled = DocumentExtraction(
+                doc_type=extraction.doc_type, fields=found, evidence=evidence
+            )
+            if resources.value_calibrator is not None:
+                filled = calibrate_extraction(filled, pages, resources.value_calibrator)
+            extraction = extraction.model_copy(
+                update={
+                    "fields": {**extraction.fields, **filled.fields},
+                    "evidence": {**extraction.evidence, **evidence},
+                }
+            )
+        out.append(extraction)
+    return out
+
+
 def build_claim(
     read: ReadPacket,
     labels: list[PageLabel],
@@ -245,21 +289,28 @@ def build_claim(
     """Everything after reading: split, extract, merge, check, flag."""
     settings = resources.settings
     thresholds = settings.review
-    spans = split_packet(read.pages, labels)
+    spans = split_packet(read.pages, labels, load_vocab(read.language).provider_words)
     documents: list[ClaimDocument] = []
     diagnosis_lists: list[list[Diagnosis]] = []
     line_items: list[LineItem] = []
     flags: list[Flag] = []
-    for index, span in enumerate(spans):
+    extractions: list[DocumentExtraction] = []
+    for span in spans:
         pages = [read.pages[pos] for pos in span.pages]
         extraction = extract_document(span.doc_type, pages, resources.nlp)
         if resources.value_calibrator is not None:
             extraction = calibrate_extraction(extraction, pages, resources.value_calibrator)
+        extractions.append(extraction)
+    extractions = _fill_repeated(read, spans, extractions, resources)
+    for index, (span, extraction) in enumerate(zip(spans, extractions, strict=True)):
         documents.append(
             ClaimDocument(
                 doc_type=span.doc_type,  # type: ignore[arg-type]
                 confidence=round(span.confidence, 4),
-                pages=[PageRef(file=p.file, page=p.page) for p in pages],
+                pages=[
+                    PageRef(file=read.pages[pos].file, page=read.pages[pos].page)
+                    for pos in span.pages
+                ],
                 fields=extraction.fields,
             )
         )

@@ -208,6 +208,11 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     label whose first word OCR garbled ("Mciraer ID").
     """
     toks = line.tokens
+    if hit.start > 2 and hit.end - hit.start == 1 and norm(hit.label) in _HEAD_LABELS:
+        before = toks[hit.start - 1]
+        near = toks[hit.start].bbox[0] - before.bbox[2] < 2.0 * max(toks[hit.start].height, 0.005)
+        if near and before.text[-1:].isalpha():
+            return False  # "... electronically, payer ID 60054": another thing's id in prose
     if hit.start == 0 or toks[hit.start].starts_line:
         return True  # a line's start, or the start of one the reader made ("... | Grp 78460")
     first = hit.start
@@ -413,8 +418,12 @@ def _read_value(
             if not used and _DOLLAR_S.fullmatch(text):
                 text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140")
             if joiner:
-                if not any(c.isdigit() for c in text):
-                    break  # "M123 - Plan B": a dash between an id and the next words
+                tight = tok.bbox[0] - used[-1].bbox[2] < 0.6 * used[-1].height
+                if not any(c.isdigit() for c in text) and not (
+                    tight and text.isupper() and text.isalnum()
+                ):
+                    break  # "M123 - Plan B": a dash between an id and the next words;
+                    # "64802-DWX" OCR cut at its hyphen stays one id
                 text = joiner + text.lstrip("-/")
                 joiner = ""
             # a later part may start with its joining hyphen: "802858 -67" is 802858-67
@@ -423,6 +432,8 @@ def _read_value(
                 break
             if used and tok.text.islower():
                 break
+            if used and not _same_level(used[0], tok):
+                break  # a word of the line below that a skewed row reached ("... 1977")
             if used and len(text) >= 4 and text.isalpha():
                 break  # a word, not a part of the id: "62 INSURANCE GROUP NO." is the next box
             used.append(tok)
@@ -483,6 +494,13 @@ def _read_value(
     if next((c for c in free if c.isalpha()), "a").islower():
         return None  # names are capitalised; "care moderate MDM" is a table description
     return free, used, 0.8
+
+
+def _same_level(a: Tok, b: Tok) -> bool:
+    """Two words of one printed line: they overlap by most of the smaller one's height, and
+    the second is no flat stroke (an underline OCR read as "0" or "00" is a third as tall)."""
+    overlap = min(a.bbox[3], b.bbox[3]) - max(a.bbox[1], b.bbox[1])
+    return overlap > 0.5 * min(a.height, b.height) and b.height > 0.4 * a.height
 
 
 _NAME_SUFFIXES = frozenset(
@@ -891,6 +909,8 @@ class _Option:
     ticked: bool | None
     marked: bool
     """something mark-like precedes it or is glued to it, though no known tick or box"""
+    mark: str = ""
+    """what OCR read for the option's box, when it read anything"""
 
 
 def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Option]:
@@ -913,7 +933,7 @@ def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Opti
                         if glued:  # "Xoutpatient", "Cloutpatient": a mark read into the word
                             head = line.tokens[i].text[:prefix]
                             ticked = True if head in ("X", "x") else _speck_state(head)
-                            found.append(_Option(ctype, toks, ticked, ticked is None))
+                            found.append(_Option(ctype, toks, ticked, ticked is None, head))
                             continue
                         ticked = _tick_before(line.tokens, i, vocab)
                         speck = _speck_before(line.tokens, i)
@@ -921,7 +941,8 @@ def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Opti
                         if ticked is None and speck is not None:
                             ticked = _speck_state(speck.text)
                             marked = ticked is None
-                        found.append(_Option(ctype, toks, ticked, marked))
+                        mark = speck.text if speck is not None else ""
+                        found.append(_Option(ctype, toks, ticked, marked, mark))
     return found
 
 
@@ -935,9 +956,24 @@ def _claim_type(lines: list[LayoutLine], vocab: LangVocab) -> list[_Candidate]:
     empty = {o.ctype for o in options if o.ticked is False}
     rest = set(vocab.claim_types) - empty
     if len(rest) != 1:
-        return []  # only when every other option is seen empty
+        return _densest_mark(options)
     guess = [o for o in options if o.ctype in rest and o.marked]
     return [_Candidate("claim_type", o.ctype, o.tokens, "checkbox", None, 0.5) for o in guess[:1]]
+
+
+_INKY = frozenset("MWXKNHw#&%@")
+"""Letters OCR reads a ticked or crossed box as ("MW", "Wi", "wm"); an empty one reads as a
+thin outline ("ia", "CO", "oO", "[J")."""
+
+
+def _densest_mark(options: list[_Option]) -> list[_Candidate]:
+    """The one option whose unrecognised box reads as ink-heavy while at least two other
+    options' boxes were read and none of them does: the tick OCR did not know as one."""
+    inky = [o for o in options if o.marked and _INKY.intersection(o.mark)]
+    read = [o for o in options if o.ticked is False or (o.marked and o not in inky)]
+    if len({o.ctype for o in inky}) != 1 or len({o.ctype for o in read} - {inky[0].ctype}) < 2:
+        return []
+    return [_Candidate("claim_type", inky[0].ctype, inky[0].tokens, "checkbox", None, 0.5)]
 
 
 _NAME_PARTS = ("patient_first_name", "patient_middle_name", "patient_last_name")

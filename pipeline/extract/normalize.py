@@ -78,13 +78,15 @@ def _date_patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
     rules = load_vocab(language).date
     mon = _month_alternation(rules.months)
     sep = r"[/\-.]"
+    # OCR may set a space after a separator ("2021- 10- 05") or read a speck after the
+    # month's name as an apostrophe ("Feb'15, 2023")
     pats: list[tuple[str, str]] = [
-        (rf"(?P<y>\d{{4}})(?P<s>{sep})(?P<m>\d{{1,2}})(?P=s)(?P<d>\d{{1,2}})", "ymd"),
-        (rf"(?P<a>\d{{1,2}})(?P<s>{sep})(?P<b>\d{{1,2}})(?P=s)(?P<c>\d{{4}}|\d{{2}})", "abc"),
+        (rf"(?P<y>\d{{4}})(?P<s>{sep}) ?(?P<m>\d{{1,2}})(?P=s) ?(?P<d>\d{{1,2}})", "ymd"),
+        (rf"(?P<a>\d{{1,2}})(?P<s>{sep}) ?(?P<b>\d{{1,2}})(?P=s) ?(?P<c>\d{{4}}|\d{{2}})", "abc"),
         # a form's date boxes, "MM | DD | YY" filled in as "07 | 22 | 1968" or "03 04 26":
         # two-digit parts only, so counts and prices in a row are not read as dates
         (r"(?P<a>\d{2})(?P<s> ?\| ?| )(?P<b>\d{2})(?P=s)(?P<c>\d{4}|\d{2})", "abc"),
-        (rf"(?P<mon>{mon})\.?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[,.]{{0,2}}\s*(?P<y>\d{{4}})", "mon_d_y"),
+        (rf"(?P<mon>{mon})[.'’]?\s*(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[,.]{{0,2}}\s*(?P<y>\d{{4}})", "mon_d_y"),
         (rf"(?P<d>\d{{1,2}})(?:st|nd|rd|th)?[\s\-/.]*(?P<mon>{mon})\.?[\s\-/.,]*(?P<y>\d{{4}}|\d{{2}})", "d_mon_y"),
         (r"(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})", "compact"),
     ]  # fmt: skip
@@ -210,9 +212,26 @@ def _money_regex(rules: MoneyRules) -> re.Pattern[str]:
     return re.compile(rf"(?:{grouped}|\d+)(?:{dec}\d{{1,2}})?|{dec}\d{{1,2}}")
 
 
+_BOX_EDGES = "|[]{}"
+"""A table rule or box edge OCR glues to a word ("267.37|", "USD 239.14]"): never money."""
+
+
 def parse_money(text: str, language: str = "en", rules: MoneyRules | None = None) -> Decimal | None:
-    """The amount `text` prints, to the cent, or None; "(12.00)" and "12.00-" are negative."""
+    """The amount `text` prints, to the cent, or None; "(12.00)" and "12.00-" are negative.
+
+    A box edge read at either end is dropped only when the amount does not read with it:
+    "267.3|" is 267.31 (a 1 read as a bar), "267.37|" is 267.37.
+    """
     rules = rules or load_vocab(language).money
+    value = _parse_money(text, rules)
+    if value is None:
+        trimmed = text.strip().strip(_BOX_EDGES)
+        if trimmed and trimmed != text.strip():
+            value = _parse_money(trimmed, rules)
+    return value
+
+
+def _parse_money(text: str, rules: MoneyRules) -> Decimal | None:
     s = text.strip().strip(":;")
     negative = False
     if s.startswith("(") and s.endswith(")"):
@@ -347,7 +366,16 @@ def clean_id(text: str) -> str | None:
     return s or None
 
 
+_RULE_MARKS = frozenset("|_~")
+"""What OCR makes of a form's rules and box edges: a word of these alone is no part of a name."""
+
+
 def normalize_name(text: str) -> str | None:
-    """A name as printed, with whitespace collapsed and edge punctuation removed."""
-    s = " ".join(text.split()).strip(" :;,*#|")
+    """A name as printed, with whitespace collapsed and edge punctuation removed.
+
+    Words that are only rule marks go ("_ Bakerhaven Regional Health", "Lake Maryshire |
+    Internal Medicine Associates": a box edge or underline read as a word).
+    """
+    words = [w for w in text.split() if not set(w) <= _RULE_MARKS]
+    s = " ".join(words).strip(" :;,*#|_~")
     return s or None

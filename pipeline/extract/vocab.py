@@ -97,6 +97,11 @@ class LangVocab(_Strict):
         description="words of insurer and plan names, which a person's name never holds; "
         "an ID card's unlabelled name and member id are read only in languages that list them",
     )
+    provider_words: list[str] = Field(
+        default_factory=list,
+        description="words of care providers' names (hospital, clinic ...): a page's letterhead "
+        "holds one; two bills of one type part when their letterheads name different providers",
+    )
     diagnosis_context: list[str]
     table: TableVocab
 

@@ -1,7 +1,15 @@
 from __future__ import annotations
 
 from pipeline.classify.pages import PageLabel
-from pipeline.classify.split import document_key, page_marker, same_key, split_packet
+from pipeline.classify.split import (
+    PageMarker,
+    document_key,
+    page_letterhead,
+    page_marker,
+    page_npis,
+    same_key,
+    split_packet,
+)
 from tests.helpers import make_page
 
 
@@ -130,3 +138,51 @@ def test_split_one_extra_character_in_the_number_keeps_a_scanned_bill_whole():
     ]
     spans = split_packet(pages, [_label("invoice")] * 2)
     assert [s.pages for s in spans] == [[0, 1]]
+
+
+def test_split_marker_and_label_as_ocr_prints_them():
+    assert page_marker(make_page(["Pp. 1 of 1"])) == PageMarker(index=1, total=1)
+    assert page_marker(make_page(["p. 2 of 3"])) == PageMarker(index=2, total=3)
+    assert page_marker(make_page(["Page 2 at 3"])) == PageMarker(index=2, total=3)
+    assert page_marker(make_page(["Grp 1 of 2"])) is None
+    assert document_key(make_page(["Statement No, B-53043-02"])) == "B-53043-02"
+    # a reader that lists a row's labels before its values: the next line of its text is not
+    # the number (here printed well below the label, not under it)
+    assert document_key(make_page(["Statement No.", "", "", "", "2933879266"])) is None
+
+
+def test_split_unnumbered_bills_of_two_providers_part_on_their_npis():
+    pages = [
+        make_page(["STATEMENT OF ACCOUNT", "NPI 1234567893", "Amount Due 103.50"]),
+        make_page(["Patient Statement", "NPI # 1245319599", "Total $332.60"], page=2),
+        make_page(["Patient Statement", "NPI # 1245319599", "Tel 1679576722"], page=3),
+    ]
+    assert page_npis(pages[2]) == {"1245319599"}  # a phone number is no NPI
+    spans = split_packet(pages, [_label("invoice")] * 3)
+    assert [s.pages for s in spans] == [[0], [1, 2]]
+
+
+def test_split_complete_markers_send_an_unmarked_page_away():
+    """A three-page bill's pages all marked; another bill's unlabelled page sat between."""
+    pages = [
+        make_page(["Invoice # B-73694-85", "Page 3 of 3"]),
+        make_page(["Laboratory", "$14873172", "Jun 20, 2025"], page=2),
+        make_page(["Invoice # B-73694-85", "Page 2 of 3"], page=3),
+        make_page(["B-73694-85", "Page 1 of 3"], page=4),
+    ]
+    spans = split_packet(pages, [_label("invoice")] * 4)
+    assert sorted(s.pages for s in spans) == [[1], [3, 2, 0]]
+
+
+def test_split_letterheads_part_two_providers_bills():
+    words = ["hospital", "center", "imaging"]
+    pages = [
+        make_page(["New Stephanieborough General Hospital", "Invoice No ST5982595"]),
+        make_page(["New Stephanteborough General Hospital", "Date Issued 05-Aug-2026"], page=2),
+        make_page(["Harrischester Imaging Center", "Itemized Statement"], page=3),
+    ]
+    assert page_letterhead(pages[2], words) == "harrischester imaging center"
+    assert page_letterhead(make_page(["Description of services", "x"]), words) is None
+    spans = split_packet(pages, [_label("invoice")] * 3, words)
+    assert [s.pages for s in spans] == [[0, 1], [2]]
+    assert len(split_packet(pages, [_label("invoice")] * 3)) == 1  # no words: no letterheads

@@ -542,3 +542,91 @@ def test_icd_code_with_a_misread_letter_or_an_extra_character_fits_its_descripti
     )
     codes = [d.code for d in extract_document("medical_record", [p], nlp).diagnoses]
     assert codes == ["E11.9", "I10"]
+
+
+def test_fields_an_id_in_prose_after_another_word_is_not_the_member_id(nlp) -> None:
+    # the back of a card: "payer ID" is the insurer's, not the member's; the front's member
+    # label was unreadable
+    p = scan(
+        [
+            [(0.26, 0.13, "STEVEN STARK")],
+            [(0.26, 0.40, "Providers: submit claims electronically, payer ID 60054")],
+        ]
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["member_id"].value != "60054"
+
+
+def test_fields_an_id_does_not_take_a_word_of_the_line_below(nlp) -> None:
+    # a skewed card: the date under the member number reaches into its row
+    words = [
+        Word(text="Member", confidence=0.9, bbox=(0.23, 0.140, 0.27, 0.150)),
+        Word(text="Number", confidence=0.9, bbox=(0.275, 0.140, 0.32, 0.150)),
+        Word(text="RRA131087990", confidence=0.9, bbox=(0.36, 0.140, 0.46, 0.150)),
+        Word(text="1977", confidence=0.9, bbox=(0.465, 0.146, 0.50, 0.156)),
+    ]
+    p = Page(
+        file="s.png",
+        page=1,
+        width=2550,
+        height=3300,
+        reader="ocr",
+        lines=[Line.from_words(words[:3]), Line.from_words(words[3:])],
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["member_id"].value == "RRA131087990"
+
+
+def test_fields_claim_type_the_one_ink_heavy_box(nlp) -> None:
+    # the tick read as "MW", the empty boxes as thin outlines ("ia", "im"): no known mark
+    p = scan(
+        [[(0.05, 0.26, "MW Outpatient ia Inpatient / Hospital im Accident ia Critical Illness")]]
+    )
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value == "outpatient"
+    # two ink-heavy boxes, or only one other box read: no guess
+    p = scan([[(0.05, 0.26, "MW Outpatient Wi Inpatient / Hospital ia Accident")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
+    p = scan([[(0.05, 0.26, "MW Outpatient ia Inpatient / Hospital")]])
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
+
+
+def _card(words: list[Word]) -> Page:
+    return Page(
+        file="s.png", page=1, width=2550, height=3300, reader="ocr", lines=[Line.from_words(words)]
+    )
+
+
+def test_fields_an_underline_read_as_zeros_is_no_part_of_an_id(nlp) -> None:
+    # a form's fill-in rule under the value, read as a flat, wide "0"
+    p = _card(
+        [
+            Word(text="Policy", confidence=0.9, bbox=(0.10, 0.207, 0.15, 0.223)),
+            Word(text="No.", confidence=0.9, bbox=(0.155, 0.207, 0.18, 0.223)),
+            Word(text="GRP125890", confidence=0.9, bbox=(0.20, 0.207, 0.31, 0.223)),
+            Word(text="0", confidence=0.2, bbox=(0.315, 0.220, 0.44, 0.223)),
+        ]
+    )
+    assert extract_document("claim_form", [p], nlp).fields["policy_number"].value == "GRP125890"
+
+
+def test_fields_an_id_cut_at_its_hyphen_stays_whole(nlp) -> None:
+    words = [
+        Word(text="Policy", confidence=0.9, bbox=(0.10, 0.250, 0.15, 0.258)),
+        Word(text="No.", confidence=0.9, bbox=(0.155, 0.250, 0.18, 0.258)),
+        Word(text="64802", confidence=0.9, bbox=(0.20, 0.250, 0.26, 0.258)),
+        Word(text="-", confidence=0.9, bbox=(0.2605, 0.253, 0.2635, 0.255)),
+        Word(text="DWX", confidence=0.9, bbox=(0.264, 0.250, 0.30, 0.258)),
+    ]
+    assert (
+        extract_document("id_document", [_card(words)], nlp).fields["policy_number"].value
+        == "64802-DWX"
+    )
+    # spaced apart, a dash between an id and a word still ends the id
+    spaced = words[:3] + [
+        Word(text="-", confidence=0.9, bbox=(0.27, 0.253, 0.275, 0.255)),
+        Word(text="HMO", confidence=0.9, bbox=(0.285, 0.250, 0.32, 0.258)),
+    ]
+    assert (
+        extract_document("id_document", [_card(spaced)], nlp).fields["policy_number"].value
+        == "64802"
+    )

@@ -13,6 +13,7 @@ from pipeline.extract.normalize import (
     clean_id,
     find_dates,
     normalize_icd10,
+    normalize_name,
     npi_is_valid,
     parse_compact_date,
     parse_date,
@@ -61,6 +62,24 @@ def test_normalize_parse_money_round_trips(value: Decimal) -> None:
     assert parse_money(f"USD {value:,.2f}") == value
     if value:
         assert parse_money(f"({value:,.2f})") == -value
+
+
+@given(
+    st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2),
+    st.sampled_from(["|", "]", "}", "[", "{"]),
+)
+def test_normalize_parse_money_box_edge_glued_to_the_amount(value: Decimal, edge: str) -> None:
+    # a table rule read as a character at the amount's end ("267.37|", "USD 239.14]")
+    assert parse_money(f"{value:,.2f}{edge}") == value
+    assert parse_money(f"${value:,.2f}{edge}") == value
+    if edge != "|":  # a bar before digits stays a misread 1 ("|23.00" is 123.00)
+        assert parse_money(f"{edge}{value:.2f}") == value
+
+
+def test_normalize_parse_money_bar_for_a_last_digit_is_still_a_digit() -> None:
+    assert parse_money("267.3|") == Decimal("267.31")  # the repair, not the trim
+    assert parse_money("|") is None
+    assert parse_money("[]") is None
 
 
 @given(st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2))
@@ -137,6 +156,31 @@ def test_normalize_parse_date_chinese_markers(d: date) -> None:
 def test_normalize_parse_money_chinese_symbols() -> None:
     assert parse_money("¥1,234.50", "zh") == Decimal("1234.50")
     assert parse_money("人民币 88.00", "zh") == Decimal("88.00")
+
+
+def test_normalize_find_dates_with_ocr_spacing_and_specks() -> None:
+    # a space OCR set after a separator, a speck after the month's name read as an apostrophe
+    assert [d.value for d in find_dates("Policy Effective Date: 2021- 10- 05")] == [
+        date(2021, 10, 5)
+    ]
+    assert [d.value for d in find_dates("Effective Date Feb'15, 2023 -")] == [date(2023, 2, 15)]
+    assert parse_date("03/ 04/2026") == date(2026, 3, 4)
+    # a range keeps its two dates; numbers with spaced dashes are no date
+    assert [d.value for d in find_dates("2025-06-09 - 2025-06-12")] == [
+        date(2025, 6, 9),
+        date(2025, 6, 12),
+    ]
+    assert find_dates("Qty 1 - 2 2025") == []
+
+
+def test_normalize_name_drops_rule_marks_read_as_words() -> None:
+    assert normalize_name("_ Bakerhaven Regional Health") == "Bakerhaven Regional Health"
+    assert (
+        normalize_name("Lake Maryshire | internal Medicine Associates")
+        == "Lake Maryshire internal Medicine Associates"
+    )
+    assert normalize_name("O'Brien-Smith, Jr.") == "O'Brien-Smith, Jr."
+    assert normalize_name("| _ ~") is None
 
 
 def test_normalize_dates_in_form_boxes() -> None:
