@@ -177,20 +177,36 @@ def _to_source_frame(
 
 
 def _read_image(
-    image: np.ndarray, config: ReadingConfig, dpi: float | None, psms: list[int] | None = None
+    image: np.ndarray,
+    config: ReadingConfig,
+    dpi: float | None,
+    psms: list[int] | None = None,
+    timeout: float | None = None,
 ) -> OcrRead:
     lang = config.tesseract_languages
     return ocr_best(
         image,
         lang=lang,
         psms=psms or config.psm,
-        timeout=config.ocr_timeout,
+        timeout=timeout or config.ocr_timeout,
         calibrator=load_default_calibrator(lang),
         retry_below=config.retry_below_confidence,
         gap_factor=config.gap_factor,
         threads=config.ocr_threads,
         dpi=dpi,
     )
+
+
+TURNED_CHECK_FLOOR = 10.0
+"""Seconds the 180-degree check may always take, however fast the first read was."""
+
+
+def _check_timeout(first: OcrRead, config: ReadingConfig) -> float:
+    """How long the read turned 180 degrees may take: five times the first read, at least
+    TURNED_CHECK_FLOOR, at most the page timeout. A right-way-up page turned over reads about
+    as fast as it read upside down; a speckled page Tesseract finds nothing on one way can
+    keep it busy for most of a minute the other way (1 s against 46 s on one faint card)."""
+    return min(config.ocr_timeout, max(TURNED_CHECK_FLOOR, 5.0 * first.seconds))
 
 
 def _is_poor(read: OcrRead, below: float, min_words: int) -> bool:
@@ -262,7 +278,9 @@ def read_page_job(job: PageJob) -> Page:
     if check_turned and _is_poor(read, config.upside_down_below, config.upside_down_min_words):
         turned_image = rotate_right_angle(text_image, 180)
         try:
-            turned = _read_image(turned_image, config, cleaned.dpi, first_mode)
+            turned = _read_image(
+                turned_image, config, cleaned.dpi, first_mode, _check_timeout(read, config)
+            )
         except OcrError as exc:
             base.warnings.append(f"reading the page turned 180 degrees failed: {exc}")
         else:

@@ -149,6 +149,22 @@ def test_reader_upside_down_page_is_turned_before_other_modes_are_tried(
     assert modes == [[3], [3]]  # as stored, then turned; the turned read is good
 
 
+def test_reader_turned_check_is_bounded_by_the_first_read() -> None:
+    """A page Tesseract read fast one way may not keep it for the whole page timeout the
+    other way (a speckled faint card: 1 s upright, 46 s turned)."""
+    from pipeline.reading.ocr import OcrRead
+    from pipeline.reading.reader import TURNED_CHECK_FLOOR, _check_timeout
+
+    config = ReadingConfig(ocr_timeout=30.0)
+
+    def read(seconds: float) -> OcrRead:
+        return OcrRead(lines=[], psm=3, mean_raw_confidence=0.0, word_count=0, seconds=seconds)
+
+    assert _check_timeout(read(1.0), config) == TURNED_CHECK_FLOOR
+    assert _check_timeout(read(4.0), config) == 20.0
+    assert _check_timeout(read(12.0), config) == 30.0
+
+
 def test_reader_page_job_pickles_for_worker_processes(tmp_path: Path) -> None:
     import pickle
 
