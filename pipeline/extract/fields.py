@@ -17,10 +17,12 @@ from pipeline.extract.confidence import Calibrator, Method, ValueEvidence, make_
 from pipeline.extract.layout import (
     LayoutLine,
     Tok,
+    joined_text,
     merge_split_amounts,
     norm,
     rows_of,
     source_of,
+    tokens_within,
 )
 from pipeline.extract.normalize import (
     OCR_DIGIT_REPAIRS,
@@ -67,9 +69,6 @@ class _Candidate:
     rank: int = 0
 
 
-_LABEL_TABLES: dict[int, tuple[LangVocab, dict[int, list[LabelEntry]]]] = {}
-
-
 class LabelEntry(NamedTuple):
     """A label of the vocabulary as `find_labels` compares it."""
 
@@ -81,18 +80,30 @@ class LabelEntry(NamedTuple):
     """`key` folded (`_fold`): what `_similar` compares"""
 
 
-def _label_table(vocab: LangVocab) -> dict[int, list[LabelEntry]]:
-    """For each folded span length, the labels a span of that length could match.
+class _LabelTable(NamedTuple):
+    by_length: dict[int, list[LabelEntry]]
+    """for each folded span length, the labels a span of that length could match"""
+    longest: int
+    """words in the longest label ("Insured's Policy Group or FECA Number": 6)"""
+
+
+_LABEL_TABLES: dict[int, tuple[LangVocab, _LabelTable]] = {}
+
+
+def _label_table(vocab: LangVocab) -> _LabelTable:
+    """The vocabulary's labels by the folded span lengths they could match, built once.
 
     `_similar` allows max(1, len // 6) edits of a label's folded length, so every other
-    label is skipped before any comparison. Built once per vocabulary.
+    label is skipped before any comparison.
     """
     cached = _LABEL_TABLES.get(id(vocab))
     if cached is not None and cached[0] is vocab:
         return cached[1]
     by_length: dict[int, list[LabelEntry]] = {}
+    longest = 1
     for name, fv in vocab.fields.items():
         for label in fv.labels:
+            longest = max(longest, len(label.split()))
             key = norm(label)
             if key:
                 folded = _fold(key)
@@ -102,20 +113,9 @@ def _label_table(vocab: LangVocab) -> dict[int, list[LabelEntry]]:
         slack = max(1, length // 6)
         for size in range(max(1, length - slack), length + slack + 1):
             table.setdefault(size, []).extend(entries)
-    _LABEL_TABLES[id(vocab)] = (vocab, table)
-    return table
-
-
-_LONGEST: dict[int, tuple[LangVocab, int]] = {}
-
-
-def _longest_label(vocab: LangVocab) -> int:
-    """Words in the vocabulary's longest label ("Insured's Policy Group or FECA Number": 6)."""
-    cached = _LONGEST.get(id(vocab))
-    if cached is None or cached[0] is not vocab:
-        words = (len(label.split()) for fv in vocab.fields.values() for label in fv.labels)
-        cached = _LONGEST[id(vocab)] = (vocab, max(words, default=1))
-    return cached[1]
+    labels = _LabelTable(table, longest)
+    _LABEL_TABLES[id(vocab)] = (vocab, labels)
+    return labels
 
 
 _FOLDS = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("i", "l"), ("5", "s"))
@@ -239,8 +239,7 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
 
 def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
     """Non-overlapping label hits per line; at one place the longest, then closest, label wins."""
-    table = _label_table(vocab)
-    longest = _longest_label(vocab)
+    table, longest = _label_table(vocab)
     hits: list[LabelHit] = []
     for line in lines:
         norms = [t.norm for t in line.tokens]
@@ -347,31 +346,20 @@ def _read_value(
     lang = vocab.language
     if kind in ("date", "date_range"):
         span = tokens[:8]
-        text, offsets = "", []
-        for t in span:
-            offsets.append(len(text))
-            text += t.text + " "
+        text, offsets = joined_text(span)
         dates = find_dates(text, lang)
         if not dates and kind == "date":
             compact = parse_compact_date(span[0].text, lang)
             return (compact.isoformat(), [span[0]], 1.0) if compact else None
         if not dates or dates[0].start > offsets[min(2, len(offsets) - 1)]:
             return None
-        used = [
-            t
-            for t, off in zip(span, offsets, strict=True)
-            if off < dates[0].end and off + len(t.text) > dates[0].start
-        ]
+        used = tokens_within(span, offsets, dates[0].start, dates[0].end)
         first = dates[0].value.isoformat()
         if kind == "date":
             return first, used, 1.0
         second = dates[1].value.isoformat() if len(dates) > 1 else None
         if len(dates) > 1:
-            used = [
-                t
-                for t, off in zip(span, offsets, strict=True)
-                if off < dates[1].end and off + len(t.text) > dates[0].start
-            ]
+            used = tokens_within(span, offsets, dates[0].start, dates[1].end)
         return (first, second), used, 1.0
     if kind == "money":
         tokens = merge_split_amounts(tokens)

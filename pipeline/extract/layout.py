@@ -23,6 +23,8 @@ __all__ = [
     "rows_of",
     "norm",
     "source_of",
+    "joined_text",
+    "tokens_within",
 ]
 
 # OCR specks and quote marks that cling to word edges ("1431794209\"", "‘Service", "99285 ©")
@@ -103,6 +105,23 @@ class LayoutLine:
     @property
     def text(self) -> str:
         return " ".join(t.text for t in self.tokens)
+
+
+def joined_text(tokens: list[Tok]) -> tuple[str, list[int]]:
+    """The tokens' texts one space apart, and where each token starts in that text: dates
+    and amounts are found in the joined text, then traced back to their words."""
+    offsets, position = [], 0
+    for tok in tokens:
+        offsets.append(position)
+        position += len(tok.text) + 1
+    return " ".join(t.text for t in tokens), offsets
+
+
+def tokens_within(tokens: list[Tok], offsets: list[int], start: int, end: int) -> list[Tok]:
+    """The tokens that the span [start, end) of `joined_text(tokens)` touches."""
+    return [
+        t for t, off in zip(tokens, offsets, strict=True) if off < end and off + len(t.text) > start
+    ]
 
 
 def _split_glued(text: str, conf: float, bbox: BBox) -> list[tuple[str, float, BBox]]:

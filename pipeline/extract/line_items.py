@@ -15,7 +15,15 @@ from decimal import Decimal
 
 from pipeline.document import Page
 from pipeline.extract.confidence import Calibrator, ValueEvidence, make_evidence
-from pipeline.extract.layout import LayoutLine, Tok, merge_split_amounts, norm, rows_of, source_of
+from pipeline.extract.layout import (
+    LayoutLine,
+    Tok,
+    joined_text,
+    merge_split_amounts,
+    norm,
+    rows_of,
+    source_of,
+)
 from pipeline.extract.models import LineItemDraft
 from pipeline.extract.normalize import find_dates, parse_compact_date, parse_money
 from pipeline.extract.vocab import LangVocab
@@ -183,11 +191,7 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
     lang = vocab.language
     item = _Item(tokens=list(row))
     used: set[int] = set()
-    text = " ".join(t.text for t in row)
-    offsets, pos = [], 0
-    for t in row:
-        offsets.append(pos)
-        pos += len(t.text) + 1
+    text, offsets = joined_text(row)
     for d in find_dates(text, lang)[:1]:
         item.service_date = d.value.isoformat()
         used |= {

@@ -16,7 +16,14 @@ from collections.abc import Sequence
 
 from pipeline.document import BBox, Page
 from pipeline.extract.confidence import Calibrator, ValueEvidence, make_evidence
-from pipeline.extract.layout import LayoutLine, Tok, layout_lines, source_of
+from pipeline.extract.layout import (
+    LayoutLine,
+    Tok,
+    joined_text,
+    layout_lines,
+    source_of,
+    tokens_within,
+)
 from pipeline.extract.normalize import clean_id, find_dates, normalize_name
 from pipeline.extract.vocab import LangVocab
 from pipeline.schema import ExtractedField
@@ -67,17 +74,10 @@ def packet_identity(
 
 
 def _date_at(line: LayoutLine, value: str, language: str) -> list[Tok]:
-    text, offsets = "", []
-    for tok in line.tokens:
-        offsets.append(len(text))
-        text += tok.text + " "
+    text, offsets = joined_text(line.tokens)
     for found in find_dates(text, language):
         if found.value.isoformat() == value:
-            return [
-                t
-                for t, off in zip(line.tokens, offsets, strict=True)
-                if off < found.end and off + len(t.text) > found.start
-            ]
+            return tokens_within(line.tokens, offsets, found.start, found.end)
     return []
 
 
