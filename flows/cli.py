@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -90,17 +91,21 @@ def run(
     if api is not None:
         # The temporary server takes seconds to answer: the models' libraries import meanwhile.
         import_in_background()
-        api.wait()
+        try:
+            api.wait()
+        except RuntimeError as exc:
+            raise _fail(f"{exc}; or point PREFECT_API_URL at a running Prefect server") from exc
 
     try:
-        summary = batch_flow_for(workers)(
-            inbox=inbox.resolve(),
-            out=out.resolve(),
-            workers=workers,
-            config=config,
-            show_progress=not quiet,
-            ledger_url=SecretStr(ledger) if ledger else None,
-        )
+        with api.settings() if api is not None else nullcontext():
+            summary = batch_flow_for(workers)(
+                inbox=inbox.resolve(),
+                out=out.resolve(),
+                workers=workers,
+                config=config,
+                show_progress=not quiet,
+                ledger_url=SecretStr(ledger) if ledger else None,
+            )
     except ClaimIntakeError as exc:
         raise _fail(str(exc)) from exc
     console.print(summary_table(summary))

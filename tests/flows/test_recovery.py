@@ -30,6 +30,17 @@ def _run(inbox: Path, out: Path, **kwargs) -> subprocess.Popen:
     )
 
 
+def _children(pid: int, command: str) -> list[int]:
+    """Child processes of `pid` whose command line mentions `command` (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if command.encode() in cmdline:
+                found.append(int(child))
+    return found
+
+
 @pytest.mark.slow
 def test_recovery_kill_mid_batch_then_rerun_gives_one_claim_per_packet(tmp_path: Path):
     generate_corpus(tmp_path / "corpus", packets=8, seed=99, profile="digital", workers=1)
@@ -42,8 +53,15 @@ def test_recovery_kill_mid_batch_then_rerun_gives_one_claim_per_packet(tmp_path:
         if len(list((out / "claims").glob("*.json"))) >= 2 or first.poll() is not None:
             break
         time.sleep(0.1)
+    servers = _children(first.pid, "uvicorn")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
+    # Killed, the run's temporary Prefect server is not left running, orphaned.
+    assert servers, "the run should have started Prefect's temporary server"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in servers):
+        time.sleep(0.1)
+    assert not [pid for pid in servers if Path(f"/proc/{pid}").exists()]
     done_before = len(list((out / "claims").glob("*.json")))
     assert done_before < 8, "the first run should have been killed mid-batch"
 
