@@ -45,12 +45,8 @@ def union_bbox(boxes: list[BBox]) -> BBox:
     """The smallest box holding all of `boxes`; raises ValueError on an empty list."""
     if not boxes:
         raise ValueError("union_bbox needs at least one box, got an empty list")
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
+    x0s, y0s, x1s, y1s = zip(*boxes, strict=True)
+    return (min(x0s), min(y0s), max(x1s), max(y1s))
 
 
 class Word(BaseModel):

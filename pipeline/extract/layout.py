@@ -209,12 +209,16 @@ def _join_split_phrases(lines: list[LayoutLine]) -> list[LayoutLine]:
     # Every line is compared with every earlier one: their boxes are kept beside them, not
     # recomputed from the tokens for each comparison (most of the extractors' time did that).
     boxes: list[BBox] = []
+    page_start = 0
     for line in lines:
         box = line.bbox
+        # Lines come page by page: only the lines of this page so far can be continued.
+        while page_start < len(out) and out[page_start].page_index != line.page_index:
+            page_start += 1
         host = next(
             (
                 at
-                for at in range(len(out) - 1, -1, -1)
+                for at in range(len(out) - 1, page_start - 1, -1)
                 if _continues(out[at].page_index, boxes[at], line.page_index, box)
             ),
             None,
