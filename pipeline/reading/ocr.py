@@ -12,6 +12,8 @@ import json
 import os
 import re
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -74,9 +76,26 @@ def ocr_thread_limit(threads: int | None = 1) -> Iterator[None]:
             os.environ["OMP_THREAD_LIMIT"] = previous
 
 
+ORPHAN_CHECK_SECONDS = 2.0
+"""How often a worker checks that the process that started it is still there."""
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while True:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def init_ocr_worker() -> None:
-    """ProcessPoolExecutor initializer: every Tesseract this worker starts uses one thread."""
+    """ProcessPoolExecutor initializer: every Tesseract this worker starts uses one thread,
+    and the worker ends itself when the batch process is gone: a batch killed with SIGKILL
+    (or by the OOM killer) ran no shutdown, and its idle workers (150 MB each) otherwise
+    waited for work that never came, for good."""
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    threading.Thread(
+        target=_exit_when_orphaned, args=(os.getppid(),), name="orphan-check", daemon=True
+    ).start()
 
 
 class ConfidenceCalibrator:
@@ -234,8 +253,6 @@ def ocr_image(
     nothing, assumes 70 DPI: on a 300 DPI form it then skips the boxed fields. Raises
     OcrTimeoutError past `timeout` seconds and OcrError when Tesseract fails.
     """
-    import time
-
     if gray.ndim != 2 or gray.size == 0:
         raise OcrError(f"ocr_image needs a non-empty 2-D grayscale array, got shape {gray.shape}")
     height, width = gray.shape

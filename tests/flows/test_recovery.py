@@ -41,6 +41,15 @@ def _children(pid: int, command: str) -> list[int]:
     return found
 
 
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @pytest.mark.slow
 def test_recovery_kill_mid_batch_then_rerun_gives_one_claim_per_packet(tmp_path: Path):
     generate_corpus(tmp_path / "corpus", packets=8, seed=99, profile="digital", workers=1)
@@ -54,14 +63,18 @@ def test_recovery_kill_mid_batch_then_rerun_gives_one_claim_per_packet(tmp_path:
             break
         time.sleep(0.1)
     servers = _children(first.pid, "uvicorn")
+    workers = _children(first.pid, "spawn_main")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
-    # Killed, the run's temporary Prefect server is not left running, orphaned.
+    # Killed, the run leaves no process behind: not its temporary Prefect server, not its
+    # reading workers.
     assert servers, "the run should have started Prefect's temporary server"
+    assert workers, "the run should have started a reading worker"
+    left = [*servers, *workers]
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in servers):
+    while time.monotonic() < deadline and any(_alive(pid) for pid in left):
         time.sleep(0.1)
-    assert not [pid for pid in servers if Path(f"/proc/{pid}").exists()]
+    assert not [pid for pid in left if _alive(pid)]
     done_before = len(list((out / "claims").glob("*.json")))
     assert done_before < 8, "the first run should have been killed mid-batch"
 
