@@ -36,6 +36,8 @@ __all__ = [
     "normalize_contrast",
     "binarize",
     "remove_borders",
+    "background_mask",
+    "without_background",
     "remove_rules",
     "rule_mask",
     "normalize_dpi",
@@ -89,6 +91,13 @@ class PreprocessConfig(BaseModel):
     )
     binarize: bool = False
     remove_borders: bool = True
+    ignore_background: bool = Field(
+        default=True,
+        description="measure orientation and skew without the dark surface under a document "
+        "photographed on a table or scanned with the lid open (dark on most of the image's "
+        "edge); measured with it, its straight edges set the skew to 0 and a tilted card "
+        "was read unlevelled",
+    )
     target_dpi: float | None = Field(default=300.0, description="None keeps the page's resolution")
     resample: bool = Field(default=True, description="resample to target_dpi (off: as scanned)")
     enlarge_below_dpi: float | None = Field(
@@ -528,6 +537,46 @@ def remove_borders(gray: np.ndarray, dark: int = 80, min_fill: float = 0.6) -> n
     return out
 
 
+def background_mask(gray: np.ndarray, edge_share: float = 0.5) -> np.ndarray | None:
+    """Where the image shows the dark surface a document lies on, or None when it does not.
+
+    A card photographed on a table, or a small document scanned with the lid open, fills
+    only part of the image and the rest is dark. When at least `edge_share` of the image's
+    edge is dark (an ordinary page's edge is paper), the dark regions connected to the edge
+    are that surface; dark regions inside the document (text, a card's stripe) do not
+    touch the edge. A dark band along the document's own edge joins the surface, which is
+    why the mask only steers the measurements (`without_background`) and the page that
+    Tesseract reads keeps every pixel. Returned at the size of `_levels_image(gray)`.
+    """
+    if gray.ndim != 2 or min(gray.shape) < 16:
+        return None
+    small = _levels_image(gray)
+    _, dark = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    edge = np.concatenate([dark[0], dark[-1], dark[1:-1, 0], dark[1:-1, -1]])
+    if float(edge.mean()) < edge_share or float(dark.mean()) > 0.9:
+        return None
+    _, labels = cv2.connectedComponents(dark, connectivity=8)
+    touching = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    touching = touching[touching != 0]
+    if touching.size == 0:
+        return None
+    surround = np.isin(labels, touching).astype(np.uint8)
+    # Grown a little, so the blurred rim of the document goes too.
+    return cv2.dilate(surround, np.ones((3, 3), np.uint8))
+
+
+def without_background(gray: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """`gray` with the surface under the document (`background_mask`) painted paper white."""
+    if mask is None:
+        return gray
+    full = cv2.resize(mask, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    if full.all():
+        return gray
+    out = gray.copy()
+    out[full] = gray_percentiles(gray[~full], 90)[0]
+    return out
+
+
 def rule_mask(gray: np.ndarray, dpi: float = 300.0, min_inches: float = 0.25) -> np.ndarray:
     """Pixels of long horizontal and vertical rules (form boxes, table grids, signature lines).
 
@@ -583,6 +632,8 @@ def preprocess(
     warnings: list[str] = []
     if gray.size and float(gray.mean()) < 30:
         warnings.append("page is almost entirely dark; the scan may have failed")
+    # Looked for before the border rows are whitened: they are the edge it looks at.
+    background = background_mask(gray) if config.ignore_background else None
     if config.remove_borders:
         gray = remove_borders(gray)
         steps.append("remove_borders")
@@ -617,10 +668,13 @@ def preprocess(
     rotation = 0
     skew = 0.0
     if config.orientation or config.deskew:
+        measured = without_background(gray, background)
+        if background is not None:
+            steps.append("ignore_background")
         if config.orientation:
-            quarter, skew = estimate_axis_and_skew(gray, config.max_skew_degrees)
+            quarter, skew = estimate_axis_and_skew(measured, config.max_skew_degrees)
         else:
-            quarter, skew = 0, estimate_skew(gray, config.max_skew_degrees)
+            quarter, skew = 0, estimate_skew(measured, config.max_skew_degrees)
         rotation = quarter
         if config.orientation and config.orientation_method == "osd":
             turned = rotate_right_angle(gray, quarter)

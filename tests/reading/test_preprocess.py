@@ -7,6 +7,7 @@ import pytest
 from pipeline.reading.calibrate import degrade, synthetic_page
 from pipeline.reading.preprocess import (
     PreprocessConfig,
+    background_mask,
     deskew,
     detect_orientation,
     estimate_axis_and_skew,
@@ -215,3 +216,38 @@ def test_preprocess_enlarges_only_pages_below_enlarge_below_dpi() -> None:
     assert kept.dpi == 200.0 and "normalize_dpi" not in kept.steps
     fax, _ = synthetic_page(6, dpi=150, lines=4)
     assert preprocess(fax, 150.0, config).dpi == 300.0
+
+
+def _photographed_card(degrees: float) -> np.ndarray:
+    """A card with a dark band along its top edge, photographed turned `degrees` on a
+    dark table that fills most of the picture."""
+    card = np.full((420, 700), 235, np.uint8)
+    card[:70] = 70  # the insurer's band, dark, along the card's own edge
+    cv2.putText(card, "Summit Benefit Plans", (20, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 255, 2)
+    for i, text in enumerate(("Member  JANE Q SMITH", "Member ID  H28504198", "Plan  Core 94299")):
+        cv2.putText(card, text, (20, 130 + 55 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.9, 0, 2)
+    photo = np.full((1000, 1300), 55, np.uint8)
+    photo[290:710, 300:1000] = card
+    matrix = cv2.getRotationMatrix2D((650, 500), degrees, 1.0)
+    return cv2.warpAffine(photo, matrix, (1300, 1000), borderValue=55)
+
+
+def test_preprocess_skew_of_a_card_photographed_on_a_table_ignores_the_table() -> None:
+    photo = _photographed_card(6.0)
+    level = preprocess(photo, 300.0, PreprocessConfig(resample=False))
+    assert level.skew == pytest.approx(-6.0, abs=0.5)
+    assert "ignore_background" in level.steps
+    # Measured with the table, the table's straight edges win: the card stays tilted.
+    tilted = preprocess(photo, 300.0, PreprocessConfig(resample=False, ignore_background=False))
+    assert abs(tilted.skew) < 1.0
+    # The page read keeps the card's band and the table: only the measurement ignores them.
+    assert level.image.shape == photo.shape
+    assert float((level.image < 100).mean()) > 0.3
+
+
+def test_preprocess_background_mask_leaves_ordinary_pages_alone(text_page: np.ndarray) -> None:
+    assert background_mask(text_page) is None
+    # A page with a dark banner reaching one edge is still an ordinary page.
+    bannered = text_page.copy()
+    bannered[:120] = 40
+    assert background_mask(bannered) is None
