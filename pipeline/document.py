@@ -109,6 +109,11 @@ class Page(BaseModel):
     )
     reader: Literal["text_layer", "ocr", "none"] = "none"
     rotation: int = Field(default=0, description="degrees the page was turned to read upright")
+    skew: float = Field(
+        default=0.0,
+        description="degrees the reader then levelled the page by (OpenCV's counter-clockwise "
+        "sense); 0 for text layers",
+    )
     lines: list[Line] = Field(default_factory=list)
     blank: bool = False
     barcodes: list[str] = Field(default_factory=list, description="decoded separator barcodes")

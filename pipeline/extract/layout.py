@@ -8,6 +8,7 @@ into several lines at a gap; this module undoes both so the extractors can rely 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -156,10 +157,20 @@ def page_slope(page: Page) -> float:
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         var = sum((x - mx) ** 2 for x in xs)
         slopes.append(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var)
-    if len(slopes) < 3:
-        return 0.0
-    slope = sorted(slopes)[len(slopes) // 2]
+    # Too few long lines to measure (a card): the skew the reader levelled, if any.
+    slope = _skew_slope(page) if len(slopes) < 3 else sorted(slopes)[len(slopes) // 2]
     return slope if abs(slope) >= _MIN_SLOPE else 0.0
+
+
+def _skew_slope(page: Page) -> float:
+    """The climb per unit of width of text that the reader levelled by `page.skew` degrees,
+    in the upright page's fractions (a turned page swaps width and height)."""
+    if not page.skew:
+        return 0.0
+    width, height = page.width, page.height
+    if page.rotation % 180:
+        width, height = height, width
+    return math.tan(math.radians(page.skew)) * width / height
 
 
 def _deskew(bbox: BBox, slope: float) -> BBox:

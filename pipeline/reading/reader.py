@@ -353,6 +353,7 @@ def read_page_job(job: PageJob) -> Page:
         lines = marked.lines
     base.lines = _to_source_frame(lines, cleaned.rotation, cleaned.skew, upright)
     base.rotation = cleaned.rotation
+    base.skew = cleaned.skew
     if read.word_count <= config.barcode_max_words:
         base.barcodes = decode_barcodes(gray)
     return base
