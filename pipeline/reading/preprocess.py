@@ -633,7 +633,8 @@ def preprocess(
     if gray.size and float(gray.mean()) < 30:
         warnings.append("page is almost entirely dark; the scan may have failed")
     # Looked for before the border rows are whitened: they are the edge it looks at.
-    background = background_mask(gray) if config.ignore_background else None
+    measures = config.orientation or config.deskew
+    background = background_mask(gray) if config.ignore_background and measures else None
     if config.remove_borders:
         gray = remove_borders(gray)
         steps.append("remove_borders")
@@ -667,7 +668,7 @@ def preprocess(
         steps.append("normalize_dpi")
     rotation = 0
     skew = 0.0
-    if config.orientation or config.deskew:
+    if measures:
         measured = without_background(gray, background)
         if background is not None:
             steps.append("ignore_background")
