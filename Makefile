@@ -127,7 +127,7 @@ samples: setup
 	$(BIN)/claim-intake synth sample_docs --packets 6 --seed 7 --profile mixed
 
 bench: setup
-	$(BIN)/claim-intake synth build/bench/scanned --packets 12 --seed 2024 --profile scanned
+	$(BIN)/claim-intake synth build/bench/scanned --packets 24 --seed 2024 --profile scanned
 	$(BIN)/claim-intake synth build/bench/digital --packets 40 --seed 2025 --profile digital
 	$(BIN)/claim-intake synth build/bench/batch500 --packets 105 --seed 2026 --profile mixed
 	$(BIN)/python bench/bench.py --scanned build/bench/scanned --digital build/bench/digital --batch build/bench/batch500 --workers $$(nproc --all) --results bench/results.md
