@@ -173,6 +173,26 @@ class BatchStopped(Exception):
     """The batch cannot go on (its models did not load): packets in flight are given back."""
 
 
+_preloaded: dict[str, Future[Resources]] = {}
+_preloaded_lock = threading.Lock()
+
+
+def preload_resources(settings: Settings) -> None:
+    """Start loading the models of `settings` now, on a thread. `claim-intake run` calls it
+    while Prefect's temporary server starts; the next batch flow of this process with the
+    same settings takes these models instead of loading its own on the batch's time."""
+    future = _load_in_background(settings)
+    with _preloaded_lock:
+        _preloaded[settings.model_dump_json()] = future
+
+
+def _resources_for(settings: Settings) -> Future[Resources]:
+    """The models preloaded for these settings, or a load started now."""
+    with _preloaded_lock:
+        future = _preloaded.pop(settings.model_dump_json(), None)
+    return future if future is not None else _load_in_background(settings)
+
+
 def _load_in_background(settings: Settings) -> Future[Resources]:
     """Import the understanding half of the pipeline and load its models on a thread."""
     loading: Future[Resources] = Future()
@@ -562,7 +582,7 @@ def batch_flow(
         inbox.name,
         display_target(ledger_at),
     )
-    loading = _load_in_background(settings)
+    loading = _resources_for(settings)
     console = Console(stderr=True) if show_progress else None
     outcomes: list[PacketOutcome] = []
     with (

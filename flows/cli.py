@@ -83,14 +83,19 @@ def run(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from pydantic import SecretStr
 
-    from flows.startup import import_in_background, start_temporary_api
+    from flows.startup import start_temporary_api
 
     api = start_temporary_api()
-    from flows.batch import batch_flow_for, summary_table
+    from flows.batch import batch_flow_for, preload_resources, summary_table
+    from pipeline.config import load_settings
 
+    try:
+        settings = load_settings(config)
+    except ClaimIntakeError as exc:
+        raise _fail(str(exc)) from exc
+    # The temporary server takes seconds to answer: the models load meanwhile.
+    preload_resources(settings)
     if api is not None:
-        # The temporary server takes seconds to answer: the models' libraries import meanwhile.
-        import_in_background()
         try:
             api.wait()
         except RuntimeError as exc:

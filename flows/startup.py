@@ -1,10 +1,11 @@
-"""Start-up of `claim-intake run`: Prefect's temporary server and the models' imports side by side.
+"""Start-up of `claim-intake run`: Prefect's temporary server, started before the models load.
 
 With no Prefect API configured, the flow's first call to the API starts Prefect's temporary
 server, a separate process that takes 4-5 s to answer (its own imports and database check),
 while this process only waits. The batch then spent another 5-6 s of CPU importing spaCy,
 scikit-learn, skops and the ICD-10-CM tables before the first claim could be understood.
-Started here, the server comes up on one core while the other imports those libraries.
+Started here, the server comes up on one core while the other loads them
+(`flows.batch.preload_resources`).
 
 The server is started as Prefect starts its own temporary server (`SubprocessASGIServer`: the
 same uvicorn command and environment), but without importing Prefect's server modules into
@@ -17,20 +18,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import importlib
-import logging
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 
-__all__ = ["TemporaryApi", "start_temporary_api", "import_in_background"]
-
-UNDERSTANDING_MODULE = "pipeline.process"
-"""What the batch imports before it can understand a packet (spaCy, scikit-learn, skops, ICD-10-CM)."""
+__all__ = ["TemporaryApi", "start_temporary_api"]
 
 _PORT_IN_USE = 3
 """uvicorn's exit code when its port was taken between choosing it and binding it."""
@@ -172,19 +167,3 @@ def start_temporary_api() -> TemporaryApi | None:
     if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         return None
     return TemporaryApi(float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
-
-
-def import_in_background(module: str = UNDERSTANDING_MODULE) -> None:
-    """Import `module` on a daemon thread; whoever imports it next waits for this import
-    (Python's per-module import lock) instead of starting its own. A failed import is left
-    to that next import, which raises it where the batch handles it."""
-
-    def load() -> None:
-        try:
-            importlib.import_module(module)
-        except Exception as exc:  # noqa: BLE001 - the batch's own import raises it again
-            logging.getLogger(__name__).debug(
-                "warm-up import of %s failed: %s", module, type(exc).__name__
-            )
-
-    threading.Thread(target=load, name=f"import-{module}", daemon=True).start()

@@ -134,3 +134,28 @@ def test_batch_flow_stops_when_models_do_not_load_and_gives_packets_back(
 
     summary = batch_flow_for(2)(inbox=inbox, out=out, workers=2)
     assert summary.skipped == 0 and summary.claims_written == 2
+
+
+def test_batch_takes_the_models_preloaded_for_its_settings(monkeypatch):
+    """`claim-intake run` starts loading the models while Prefect's server starts; the batch
+    with those settings takes that load, any other settings get their own, and a preload is
+    taken once."""
+    from concurrent.futures import Future
+
+    from flows import batch
+    from pipeline.config import load_settings
+
+    started: list[Future] = []
+
+    def load(settings):
+        started.append(Future())
+        return started[-1]
+
+    monkeypatch.setattr(batch, "_load_in_background", load)
+    settings = load_settings()
+    other = settings.model_copy(update={"score_fraud": not settings.score_fraud})
+
+    batch.preload_resources(settings)
+    assert batch._resources_for(other) is started[1]
+    assert batch._resources_for(settings) is started[0]
+    assert batch._resources_for(settings) is started[2]
