@@ -85,6 +85,15 @@ class _LabelTable(NamedTuple):
     """for each folded span length, the labels a span of that length could match"""
     longest: int
     """words in the longest label ("Insured's Policy Group or FECA Number": 6)"""
+    by_letter: dict[tuple[int, int, str], list[int]]
+    """(span length, 0 / 1 / 2 for the first / second / last letter, letter): the positions
+    in `by_length[length]` of the labels with that letter there"""
+    matches: dict[str, tuple[tuple[str, str, float], ...]]
+    """folded span -> (field, label, score) of the labels it matches, as spans recur"""
+
+
+_MATCHES_KEPT = 200_000
+"""Folded spans whose label matches are remembered (about 100 bytes each)."""
 
 
 _LABEL_TABLES: dict[int, tuple[LangVocab, _LabelTable]] = {}
@@ -113,7 +122,13 @@ def _label_table(vocab: LangVocab) -> _LabelTable:
         slack = max(1, length // 6)
         for size in range(max(1, length - slack), length + slack + 1):
             table.setdefault(size, []).extend(entries)
-    labels = _LabelTable(table, longest)
+    by_letter: dict[tuple[int, int, str], list[int]] = {}
+    for size, entries in table.items():
+        for position, entry in enumerate(entries):
+            letters = (entry.folded[0], entry.folded[1:2], entry.folded[-1])
+            for slot, letter in enumerate(letters):
+                by_letter.setdefault((size, slot, letter), []).append(position)
+    labels = _LabelTable(table, longest, by_letter, {})
     _LABEL_TABLES[id(vocab)] = (vocab, labels)
     return labels
 
@@ -127,6 +142,32 @@ def _fold(text: str) -> str:
     for a, b in _FOLDS:
         text = text.replace(a, b)
     return text
+
+
+def _label_matches(labels: _LabelTable, folded: str) -> tuple[tuple[str, str, float], ...]:
+    """(field, label, score) of every label a folded span matches, in the table's order.
+
+    `_similar` is 0 unless the span keeps a label's first, second or last letter, so only the
+    labels sharing one of those are compared.
+    """
+    known = labels.matches.get(folded)
+    if known is not None:
+        return known
+    entries = labels.by_length.get(len(folded), [])
+    size = len(folded)
+    positions: set[int] = set()
+    for slot, letter in enumerate((folded[0], folded[1:2], folded[-1])):
+        positions.update(labels.by_letter.get((size, slot, letter), ()))
+    found: list[tuple[str, str, float]] = []
+    for position in sorted(positions):
+        entry = entries[position]
+        score = _similar(folded, entry.key)
+        if score >= FUZZY_THRESHOLD:
+            found.append((entry.name, entry.label, score))
+    if len(labels.matches) >= _MATCHES_KEPT:
+        labels.matches.clear()
+    labels.matches[folded] = result = tuple(found)
+    return result
 
 
 def _levenshtein(a: str, b: str) -> int:
@@ -239,7 +280,8 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
 
 def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
     """Non-overlapping label hits per line; at one place the longest, then closest, label wins."""
-    table, longest = _label_table(vocab)
+    labels = _label_table(vocab)
+    longest = labels.longest
     hits: list[LabelHit] = []
     for line in lines:
         norms = [t.norm for t in line.tokens]
@@ -252,15 +294,9 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
                     break
                 if any(t.text.endswith(":") for t in line.tokens[i : i + n - 1]):
                     break  # a colon ends a label: "Effective Date: Mar" is not one label
-                joined = "".join(norms[i : i + n])
-                folded = _fold(joined)
-                first, second, last = folded[0], folded[1:2], folded[-1]
-                for name, label, key, other in table.get(len(folded), ()):
-                    if first != other[0] and second != other[1:2] and last != other[-1]:
-                        continue  # `_similar` is 0 here (its first check after the lengths)
-                    score = _similar(joined, key)
-                    if score >= FUZZY_THRESHOLD:
-                        found.append(LabelHit(name, label, score, line.index, i, i + n))
+                folded = _fold("".join(norms[i : i + n]))
+                for name, label, score in _label_matches(labels, folded):
+                    found.append(LabelHit(name, label, score, line.index, i, i + n))
         found = [
             h
             for h in found
