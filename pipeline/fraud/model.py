@@ -254,19 +254,33 @@ class FraudModel(ClassifierMixin, BaseEstimator):
         was read, how big it is) weigh the signals but are not reasons themselves: "read with
         94 % confidence" tells an analyst nothing to investigate.
         """
+        return self._explain(features, top, min_weight, score)[1]
+
+    def score_and_explain(
+        self, features: FraudFeatures, top: int = 5, min_weight: float = 0.01
+    ) -> tuple[float, list[FraudReason]]:
+        """The claim's score and its reasons (`explain`) from one `predict_proba` call."""
+        return self._explain(features, top, min_weight, None)
+
+    def _explain(
+        self, features: FraudFeatures, top: int, min_weight: float, score: float | None
+    ) -> tuple[float, list[FraudReason]]:
         row = np.asarray([features.to_vector()], dtype=float)
         eligible = [
             index
             for index, name in enumerate(FEATURE_NAMES)
             if name not in CONTEXT_FEATURES and row[0, index] > self.medians_[index]
         ]
-        if not eligible:
-            return []
-        base = float(self.predict_proba(row)[0, 1]) if score is None else score
         trials = np.repeat(row, len(eligible), axis=0)
         for trial, index in enumerate(eligible):
             trials[trial, index] = self.medians_[index]
-        drops = base - self.predict_proba(trials)[:, 1]
+        if score is None:
+            # the claim and its trials in one call: each call costs ~6 ms of fixed overhead
+            probabilities = self.predict_proba(np.vstack([row, trials]))[:, 1]
+            base, drops = float(probabilities[0]), float(probabilities[0]) - probabilities[1:]
+        else:
+            base = score
+            drops = base - self.predict_proba(trials)[:, 1] if eligible else np.empty(0)
         reasons: list[FraudReason] = []
         for trial in np.argsort(-drops):
             weight = float(drops[trial])
@@ -278,7 +292,7 @@ class FraudModel(ClassifierMixin, BaseEstimator):
             reasons.append(
                 FraudReason(code=code, detail=template.format(value=value), weight=round(weight, 4))
             )
-        return reasons
+        return base, reasons
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

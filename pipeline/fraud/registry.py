@@ -568,11 +568,10 @@ def score_claim(
 ) -> Fraud:
     """The claim file's `fraud` block: calibrated score, band, model version, reasons."""
     features = compute_features(claim, history)
-    score = float(model.estimator.predict_proba([features.to_vector()])[0, 1])
+    score, reasons = model.estimator.score_and_explain(features)
     return Fraud(
         score=round(score, 4),
         band=(bands or load_bands()).band(score),  # type: ignore[arg-type]
         model_version=model.version,
-        # the score is the explanation's baseline: predicted once, not again in explain
-        reasons=model.estimator.explain(features, score=score),
+        reasons=reasons,
     )

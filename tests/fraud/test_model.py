@@ -79,3 +79,13 @@ def test_model_explain_with_the_score_given_is_the_same() -> None:
     )
     score = float(model.predict_proba([features.to_vector()])[0, 1])
     assert model.explain(features, score=score) == model.explain(features)
+
+
+def test_model_score_and_explain_agree_with_predict_and_explain() -> None:
+    X, y = _data()
+    model = FraudModel(max_iter=30).fit(X, y)
+    for claim in (make_claim("x", invoice_number="X1", unit_price=135.0 * 7), make_claim("y")):
+        features = compute_features(claim, InMemoryClaimHistory())
+        score, reasons = model.score_and_explain(features)
+        assert score == pytest.approx(float(model.predict_proba([features.to_vector()])[0, 1]))
+        assert reasons == model.explain(features)
