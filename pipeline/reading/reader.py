@@ -52,6 +52,7 @@ from pipeline.reading.preprocess import (
 from pipeline.reading.textlayer import (
     TextLayerRule,
     decide_text_layer,
+    fast_chars,
     image_area_fraction,
     read_text_layer,
 )
@@ -431,14 +432,13 @@ def _read_pdf_locked(
                 items.append(job)
                 continue
             try:
-                page = read_text_layer(
-                    plumber.pages[index], packet_file.name, index + 1, config.gap_factor
-                )
+                plumber_page = fast_chars(plumber.pages[index])
+                page = read_text_layer(plumber_page, packet_file.name, index + 1, config.gap_factor)
             except (PdfminerException, PSException, ValueError, KeyError, TypeError) as exc:
                 job.notes.append(f"text layer unreadable ({type(exc).__name__}); OCR used")
                 items.append(job)
                 continue
-            image_area = image_area_fraction(plumber.pages[index])
+            image_area = image_area_fraction(plumber_page)
             rule = config.text_layer
             # The page's ink only counts for a page mostly covered by images or one with few
             # words; a vector page with words is decided without rendering it.
@@ -455,7 +455,7 @@ def _read_pdf_locked(
             if not page.lines:
                 small = _render_small(pdf, index) if small is None else small
                 page.blank = ink_fraction(small) < config.preprocess.blank_ink_fraction
-            if page.rotation == 0 and _has_box_shapes(plumber.pages[index], config.checkboxes):
+            if page.rotation == 0 and _has_box_shapes(plumber_page, config.checkboxes):
                 page = _with_checkboxes(path, index, page, config)
             if len(page.words) <= config.barcode_max_words:
                 rendered = render_page(path, "pdf", index, _BARCODE_DPI, config.max_pixels)

@@ -237,3 +237,78 @@ def test_textlayer_faint_scan_without_words_goes_to_ocr() -> None:
     white = np.full((200, 150), 255, np.uint8)
     # No ink at all, but a page-sized image: still OCR (it may be a very light scan).
     assert not decide_text_layer(_page_of([]), white, image_area=1.0).use_text_layer
+
+
+def _unlike_page(path: Path) -> None:
+    """Chars out of the ordinary: colours, a CJK font, a text rise, a rotated string, marked
+    content, a media box that does not start at 0 (page 2)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(str(path), pagesize=letter)
+    c.setFillColorRGB(0.8, 0.1, 0.1)
+    c.setFont("Helvetica-Bold", 14)
+    c.drawString(72, 720, "Invoice No: INV-2024-0042")
+    c.setFillColorCMYK(0, 0, 0, 1)
+    c.setFont("STSong-Light", 12)
+    c.drawString(72, 690, "发票 病历 诊断证明书")
+    text = c.beginText(72, 660)
+    text.setFont("Times-Roman", 10)
+    text.setRise(3)
+    text.textLine("Amount due $1,250.00")
+    c.drawText(text)
+    c.saveState()
+    c.translate(500, 300)
+    c.rotate(90)
+    c.drawString(0, 0, "Printed sideways")
+    c.restoreState()
+    c.showPage()
+    c.setPageSize((500, 400))
+    c.drawString(40, 300, "Second page")
+    c.showPage()
+    c.save()
+
+
+def test_textlayer_fast_chars_are_pdfplumbers_own(tmp_path: Path) -> None:
+    """`fast_chars` skips pdfplumber's generic conversion of chars; every dict it builds must
+    still be the one pdfplumber builds, so a pdfplumber or pdfminer.six upgrade that changes
+    them fails here, not in the claims."""
+    from pypdf import PdfWriter
+
+    from pipeline.reading.textlayer import _char_object, fast_chars
+
+    form, unlike = tmp_path / "form.pdf", tmp_path / "unlike.pdf"
+    _form_pdf(form)
+    _unlike_page(unlike)
+    writer = PdfWriter(clone_from=unlike)
+    writer.pages[1].mediabox.lower_left = (20, 30)
+    writer.pages[0].rotate(90)
+    shifted = tmp_path / "shifted.pdf"
+    with shifted.open("wb") as fh:
+        writer.write(fh)
+    built = 0
+    for path in (form, unlike, shifted):
+        with pdfplumber.open(path) as plain, pdfplumber.open(path) as fast:
+            for ours, theirs in zip(plain.pages, fast.pages, strict=True):
+                page = fast_chars(theirs)
+                assert page.chars == ours.chars and ours.chars
+                assert page.rects == ours.rects and page.curves == ours.curves
+                assert page.extract_words() == ours.extract_words()
+                mb_x0, mb_top = (float(v) for v in ours.mediabox[:2])
+                built += sum(
+                    1
+                    for obj in _layout_chars(ours.layout)
+                    if _char_object(ours, obj, mb_x0, mb_top) is not None
+                )
+    assert built > 100  # the fast path ran, it did not hand every char back to pdfplumber
+
+
+def _layout_chars(container):
+    from pdfminer.layout import LTChar, LTContainer
+
+    for obj in container:
+        if isinstance(obj, LTContainer):
+            yield from _layout_chars(obj)
+        elif isinstance(obj, LTChar):
+            yield obj
