@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from rapidfuzz.distance import Levenshtein
+
 from pipeline.document import Page
 from pipeline.extract.confidence import Calibrator, Method, ValueEvidence, make_evidence
 from pipeline.extract.layout import (
@@ -170,44 +172,12 @@ def _label_matches(labels: _LabelTable, folded: str) -> tuple[tuple[str, str, fl
     return result
 
 
-def _levenshtein(a: str, b: str) -> int:
-    """Edit distance of a and b, bit-parallel over b's characters (Myers 1999, Hyyrö 2001).
-
-    One pass of a few integer operations per character of `a` instead of a row of the
-    dynamic-programming table: three times faster on label-length strings, and label
-    matching compares tens of thousands of them per batch.
-    """
-    m = len(b)
-    if m == 0:
-        return len(a)
-    positions: dict[str, int] = {}
-    for i, ch in enumerate(b):
-        positions[ch] = positions.get(ch, 0) | (1 << i)
-    mask = (1 << m) - 1
-    last = 1 << (m - 1)
-    plus, minus, score = mask, 0, m  # vertical +1 / -1 deltas of the current column
-    for ch in a:
-        eq = positions.get(ch, 0)
-        xv = eq | minus
-        xh = (((eq & plus) + plus) ^ plus) | eq
-        h_plus = minus | ~(xh | plus)
-        h_minus = plus & xh
-        if h_plus & last:
-            score += 1
-        elif h_minus & last:
-            score -= 1
-        h_plus = ((h_plus << 1) | 1) & mask
-        h_minus = (h_minus << 1) & mask
-        plus = (h_minus | ~(xv | h_plus)) & mask
-        minus = h_plus & xv
-    return score
-
-
 def _within_edits(a: str, b: str, k: int) -> int | None:
-    """Levenshtein distance of a and b if it is at most k, else None."""
+    """Levenshtein distance of a and b if it is at most k, else None (rapidfuzz's C
+    implementation: label matching compares tens of thousands of spans per batch)."""
     if abs(len(a) - len(b)) > k:
         return None
-    distance = _levenshtein(a, b)
+    distance = Levenshtein.distance(a, b, score_cutoff=k)
     return distance if distance <= k else None
 
 
