@@ -123,7 +123,7 @@ def _char_object(page: Any, obj: Any, mb_x0: float, mb_top: float) -> dict[str, 
         type(mcid) in _PLAIN and type(tag) in _PLAIN and all(type(v) in _PLAIN for v in matrix)
     ):
         return None
-    ncs = obj.ncs.name
+    ncs = getattr(getattr(obj, "ncs", None), "name", None)
     if not isinstance(ncs, str):
         return None
     text = obj.get_text()
