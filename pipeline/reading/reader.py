@@ -431,41 +431,62 @@ def _read_pdf_locked(
                 job.notes.append(layer_note or "text layer has fewer pages than the PDF; OCR used")
                 items.append(job)
                 continue
+            plumber_page = plumber.pages[index]
             try:
-                plumber_page = fast_chars(plumber.pages[index])
-                page = read_text_layer(plumber_page, packet_file.name, index + 1, config.gap_factor)
-            except (PdfminerException, PSException, ValueError, KeyError, TypeError) as exc:
-                job.notes.append(f"text layer unreadable ({type(exc).__name__}); OCR used")
-                items.append(job)
-                continue
-            image_area = image_area_fraction(plumber_page)
-            rule = config.text_layer
-            # The page's ink only counts for a page mostly covered by images or one with few
-            # words; a vector page with words is decided without rendering it.
-            small = (
-                None
-                if image_area < rule.min_image_area and len(page.words) >= rule.min_words
-                else _render_small(pdf, index)
-            )
-            decision = decide_text_layer(page, small, config.language, rule, image_area=image_area)
-            if not decision.use_text_layer:
-                job.notes.append(f"OCR used: {decision.reason}")
-                items.append(job)
-                continue
-            if not page.lines:
-                small = _render_small(pdf, index) if small is None else small
-                page.blank = ink_fraction(small) < config.preprocess.blank_ink_fraction
-            if page.rotation == 0 and _has_box_shapes(plumber_page, config.checkboxes):
-                page = _with_checkboxes(path, index, page, config)
-            if len(page.words) <= config.barcode_max_words:
-                rendered = render_page(path, "pdf", index, _BARCODE_DPI, config.max_pixels)
-                page.barcodes = decode_barcodes(to_gray(rendered.image))
-            items.append(page)
+                items.append(_read_layer_page(pdf, plumber_page, path, packet_file, job, config))
+            finally:
+                # pdfplumber keeps every parsed page's glyphs until the PDF is closed: a
+                # 400-page itemized bill took 4.6 GB; one page's at a time is all we need.
+                plumber_page.close()
     finally:
         pdf.close()
         if plumber is not None:
             plumber.close()
     return items
+
+
+def _read_layer_page(
+    pdf: Any,
+    plumber_page: Any,
+    path: Path,
+    packet_file: PacketFile,
+    job: PageJob,
+    config: ReadingConfig,
+) -> Page | PageJob:
+    """A PDF page read from its text layer, or `job` (to OCR it) when the layer will not do."""
+    from pdfminer.psparser import PSException
+    from pdfplumber.utils.exceptions import PdfminerException
+
+    index = job.index
+    try:
+        page = read_text_layer(
+            fast_chars(plumber_page), packet_file.name, index + 1, config.gap_factor
+        )
+    except (PdfminerException, PSException, ValueError, KeyError, TypeError) as exc:
+        job.notes.append(f"text layer unreadable ({type(exc).__name__}); OCR used")
+        return job
+    image_area = image_area_fraction(plumber_page)
+    rule = config.text_layer
+    # The page's ink only counts for a page mostly covered by images or one with few
+    # words; a vector page with words is decided without rendering it.
+    small = (
+        None
+        if image_area < rule.min_image_area and len(page.words) >= rule.min_words
+        else _render_small(pdf, index)
+    )
+    decision = decide_text_layer(page, small, config.language, rule, image_area=image_area)
+    if not decision.use_text_layer:
+        job.notes.append(f"OCR used: {decision.reason}")
+        return job
+    if not page.lines:
+        small = _render_small(pdf, index) if small is None else small
+        page.blank = ink_fraction(small) < config.preprocess.blank_ink_fraction
+    if page.rotation == 0 and _has_box_shapes(plumber_page, config.checkboxes):
+        page = _with_checkboxes(path, index, page, config)
+    if len(page.words) <= config.barcode_max_words:
+        rendered = render_page(path, "pdf", index, _BARCODE_DPI, config.max_pixels)
+        page.barcodes = decode_barcodes(to_gray(rendered.image))
+    return page
 
 
 def _log_unreadable(packet: str, file: str, exc: Exception) -> None:
