@@ -113,6 +113,12 @@ class ReadingConfig(BaseModel):
         description="number-bearing words read with less Tesseract confidence are read again "
         "enlarged, all of a page's in one small Tesseract call (0: never)",
     )
+    pdf_chunk_pages: int = Field(
+        default=25,
+        ge=1,
+        description="a longer PDF's text layer is read in parts of this many pages, side by "
+        "side in the reading workers",
+    )
     barcode_max_words: int = Field(
         default=12, ge=0, description="pages with at most this many words are searched for barcodes"
     )
@@ -391,14 +397,26 @@ def _render_small(pdf: Any, index: int) -> np.ndarray:
     return small if small.ndim == 2 else small[:, :, 0]
 
 
-def _read_pdf(path: Path, packet_file: PacketFile, config: ReadingConfig) -> list[Page | PageJob]:
-    """Text-layer pages are read here; the rest come back as OCR jobs."""
+def _read_pdf(
+    path: Path, packet_file: PacketFile, config: ReadingConfig, pages: range | None = None
+) -> list[Page | PageJob]:
+    """Text-layer pages are read here; the rest come back as OCR jobs. `pages`: the page
+    indexes to read (all when None)."""
     with PDFIUM_LOCK:
-        return _read_pdf_locked(path, packet_file, config)
+        return _read_pdf_locked(path, packet_file, config, pages)
+
+
+def _pdf_chunks(packet_file: PacketFile, size: int) -> list[range | None]:
+    """The page ranges a PDF's text layer is read in, one worker each: a 400-page bill read
+    by one worker took a minute while the other had nothing to do."""
+    count = packet_file.page_count
+    if count <= size:
+        return [None]
+    return [range(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 def _read_pdf_locked(
-    path: Path, packet_file: PacketFile, config: ReadingConfig
+    path: Path, packet_file: PacketFile, config: ReadingConfig, pages: range | None = None
 ) -> list[Page | PageJob]:
     import pdfplumber
     import pypdfium2 as pdfium
@@ -425,7 +443,9 @@ def _read_pdf_locked(
             raise PageTooLargeError(
                 f"{packet_file.name!r} has {count} pages, more than the limit of {config.max_pages}"
             )
-        for index in range(count):
+        for index in range(count) if pages is None else pages:
+            if index >= count:
+                break
             job = PageJob(path=path, file=packet_file.name, kind="pdf", index=index, config=config)
             if plumber is None or index >= len(plumber.pages):
                 job.notes.append(layer_note or "text layer has fewer pages than the PDF; OCR used")
@@ -515,6 +535,7 @@ def read_packet(
     parts: list[list[Page | PageJob] | Future[list[Page | PageJob]]] = []
     pdf_names: dict[int, str] = {}
     errors: list[UnreadablePacketError] = []
+    failed: set[str] = set()  # PDFs a part of which could not be read: their other parts go
     for packet_file in files:
         path = paths.get(packet_file.name)
         if path is None:
@@ -525,10 +546,12 @@ def read_packet(
         if packet_file.kind == "pdf":
             # Parsing a text layer is pure Python: in a worker process it runs beside the
             # extraction of other packets instead of holding this process's GIL.
-            pdf_names[len(parts)] = packet_file.name
             if executor is not None:
-                parts.append(executor.submit(_read_pdf, path, packet_file, config))
+                for chunk in _pdf_chunks(packet_file, config.pdf_chunk_pages):
+                    pdf_names[len(parts)] = packet_file.name
+                    parts.append(executor.submit(_read_pdf, path, packet_file, config, chunk))
             else:
+                pdf_names[len(parts)] = packet_file.name
                 try:
                     parts.append(_read_pdf(path, packet_file, config))
                 except UnreadablePacketError as exc:
@@ -555,23 +578,32 @@ def read_packet(
                     for i in range(count)
                 ]
             )
-    slots: list[Page | PageJob] = []
+    done: list[list[Page | PageJob]] = []
     for position, part in enumerate(parts):
         if isinstance(part, Future):
+            name = pdf_names[position]
             try:
                 part = part.result()
-            except BrokenProcessPool:
-                crashed = CorruptDocumentError(
-                    f"{pdf_names[position]!r} crashed the PDF reader (twice); it is left unread"
-                )
-                _log_unreadable(ref.name, pdf_names[position], crashed)
-                errors.append(crashed)
-                continue
-            except UnreadablePacketError as exc:
-                _log_unreadable(ref.name, pdf_names[position], exc)
-                errors.append(exc)
-                continue
-        slots.extend(part)
+            except (BrokenProcessPool, UnreadablePacketError) as exc:
+                if name not in failed:  # one error for the file, not one for each of its parts
+                    failed.add(name)
+                    error = (
+                        exc
+                        if isinstance(exc, UnreadablePacketError)
+                        else CorruptDocumentError(
+                            f"{name!r} crashed the PDF reader (twice); it is left unread"
+                        )
+                    )
+                    _log_unreadable(ref.name, name, error)
+                    errors.append(error)
+                part = []
+        done.append(part)
+    slots = [
+        slot
+        for position, part in enumerate(done)
+        if pdf_names.get(position) not in failed
+        for slot in part
+    ]
     if not slots:
         if len(errors) == 1:
             raise errors[0]

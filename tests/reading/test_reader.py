@@ -244,3 +244,51 @@ def test_reader_long_digital_pdf_holds_one_page_of_glyphs_at_a_time(tmp_path: Pa
         tracemalloc.stop()
     assert len(pages) == 12 and all(p.reader == "text_layer" for p in pages)
     assert peak < 40 * 2**20, f"reading 12 pages peaked at {peak / 2**20:.0f} MB"
+
+
+def test_reader_long_pdf_is_read_in_parts_side_by_side_in_page_order(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox" / "P-1"
+    folder.mkdir(parents=True)
+    _digital_pdf(folder / "bill.pdf", pages=5)
+    (ref,) = discover_packets(tmp_path / "inbox")
+    config = ReadingConfig(pdf_chunk_pages=2)
+    alone = read_packet(ref, open_packet(ref), config)
+
+    parts: list[object] = []
+
+    class Counting(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            parts.append(args[-1])
+            return super().submit(fn, *args, **kwargs)
+
+    with Counting(2) as executor:
+        side_by_side = read_packet(ref, open_packet(ref), config, executor=executor)
+    assert parts == [range(0, 2), range(2, 4), range(4, 5)]
+    assert [p.page for p in side_by_side.pages] == [1, 2, 3, 4, 5]
+    assert side_by_side.pages == alone.pages
+
+
+def test_reader_a_pdf_with_an_unreadable_part_is_left_out_whole_with_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipeline.reading import reader
+
+    folder = tmp_path / "inbox" / "P-1"
+    folder.mkdir(parents=True)
+    _digital_pdf(folder / "a-bill.pdf", pages=5)
+    _digital_pdf(folder / "b-form.pdf", pages=1)
+    (ref,) = discover_packets(tmp_path / "inbox")
+    read_pdf = reader._read_pdf
+
+    def failing(path, packet_file, config, pages=None):  # type: ignore[no-untyped-def]
+        if pages is not None and pages.start == 2:
+            raise CorruptDocumentError(f"{packet_file.name!r} cannot be parsed")
+        return read_pdf(path, packet_file, config, pages)
+
+    monkeypatch.setattr(reader, "_read_pdf", failing)
+    with ThreadPoolExecutor(2) as executor:
+        read = read_packet(ref, open_packet(ref), ReadingConfig(pdf_chunk_pages=2), executor)
+    assert [(p.file, p.page) for p in read.pages] == [("b-form.pdf", 1)]
+    assert read.pages[0].warnings == [
+        "a file of the packet was skipped: 'a-bill.pdf' cannot be parsed"
+    ]
