@@ -814,8 +814,9 @@ def _card_fallbacks(
 _MARK_GAP = 0.06  # page widths between a checkbox and its option's word
 
 
-_BOX_OUTLINE = frozenset("[](){}|!_lIiJjCcL1")
-"""What OCR prints for the strokes of an empty box it did not recognise ("[J", "Cl", "LJ")."""
+_BOX_OUTLINE = frozenset("[](){}|!_lIiJjCcL1Oo0D")
+"""What OCR prints for the strokes of an empty box it did not recognise ("[J", "Cl", "LJ",
+"CO", "oO", "D")."""
 
 
 def _is_mark_like(tok: Tok) -> bool:

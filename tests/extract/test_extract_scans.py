@@ -331,6 +331,20 @@ def test_fields_claim_type_the_one_box_not_read_as_empty(nlp) -> None:
     assert extract_document("claim_form", [p], nlp).fields["claim_type"].confidence > guessed
 
 
+def test_fields_claim_type_an_empty_box_read_as_co_is_not_the_tick(nlp) -> None:
+    # Seed 9595 pkt-0001: no option ticked; the first box was read "CO", the others as
+    # empty boxes, and "CO" was taken for the tick (critical illness at 0.875)
+    p = scan(
+        [
+            [(0.07, 0.295, "CO Critical ttiness")],
+            [(0.20, 0.297, "☐ Accident")],
+            [(0.30, 0.298, "☐ Inpatient/ Hospital")],
+            [(0.46, 0.300, "☐ Outpatient")],
+        ]
+    )
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value is None
+
+
 def test_fields_claim_type_box_outlines_read_as_letters_are_empty(nlp) -> None:
     # "[J" and "Cl" are an empty box's strokes: nothing is ticked, nothing is guessed
     p = scan(
