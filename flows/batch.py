@@ -10,7 +10,9 @@ background thread imports spaCy, the ICD-10-CM tables and scikit-learn and loads
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import logging
 import secrets
 import threading
@@ -193,8 +195,36 @@ def _resources_for(settings: Settings) -> Future[Resources]:
     return future if future is not None else _load_in_background(settings)
 
 
+_AST_LOCK = threading.RLock()
+
+
+def serialize_ast_parsing() -> None:
+    """Make `ast.parse` (and so `ast.literal_eval`) run one thread at a time in this process.
+
+    CPython 3.11 counts the depth of the Python objects it builds for a parsed tree in state
+    shared by all threads; when a thread switch lands inside one parse (a finalizer run by
+    the garbage collector is enough) and another thread parses meanwhile, one of them fails
+    with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905,
+    pytest-dev/pytest#10763). Loading the models beside the batch's threads parses about
+    1,950 array headers (skops -> numpy), while Prefect and pydantic parse too: one CI run
+    lost its whole batch ("the batch's models could not be loaded") that way.
+    """
+    if getattr(ast.parse, "_one_thread_at_a_time", False):
+        return
+    parse = ast.parse
+
+    @functools.wraps(parse)
+    def one_at_a_time(*args: Any, **kwargs: Any) -> Any:
+        with _AST_LOCK:
+            return parse(*args, **kwargs)
+
+    one_at_a_time._one_thread_at_a_time = True  # type: ignore[attr-defined]
+    ast.parse = one_at_a_time
+
+
 def _load_in_background(settings: Settings) -> Future[Resources]:
     """Import the understanding half of the pipeline and load its models on a thread."""
+    serialize_ast_parsing()
     loading: Future[Resources] = Future()
 
     def load() -> None:

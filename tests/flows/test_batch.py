@@ -159,3 +159,68 @@ def test_batch_takes_the_models_preloaded_for_its_settings(monkeypatch):
     assert batch._resources_for(other) is started[1]
     assert batch._resources_for(settings) is started[0]
     assert batch._resources_for(settings) is started[2]
+
+
+def test_batch_parses_python_one_thread_at_a_time(monkeypatch):
+    """The models load on a thread beside the batch's (skops reads ~1,950 array headers with
+    `ast.literal_eval`); on CPython 3.11 two threads parsing at once, with the garbage
+    collector switching threads mid-parse, fail with "AST constructor recursion depth
+    mismatch". Without `serialize_ast_parsing` this workload fails within its 1.5 s."""
+    import ast
+    import gc
+    import sys
+    import threading
+    import time
+
+    from flows import batch
+
+    monkeypatch.setattr(ast, "parse", ast.parse)  # undone after the test
+    batch.serialize_ast_parsing()
+    batch.serialize_ast_parsing()  # once only: not a lock around a lock
+    assert ast.parse.__wrapped__.__name__ == "parse"  # type: ignore[attr-defined]
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            sum(range(20))  # Python code run by the collector: a chance to switch threads
+
+    errors: list[str] = []
+    done = threading.Event()
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }"
+    body = "def f(x):\n" + "\n".join(f"    y{i} = [x + {i} for x in range(9)]" for i in range(50))
+
+    def garbage() -> None:
+        while not done.is_set():
+            for _ in range(100):
+                Cycle()
+            time.sleep(0.001)
+
+    def parse(text: str, seconds: float) -> None:
+        until = time.monotonic() + seconds
+        try:
+            while time.monotonic() < until and not errors:
+                ast.literal_eval(text) if text is header else ast.parse(text)
+        except SystemError as exc:
+            errors.append(str(exc))
+
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(50, 1, 1)
+    try:
+        collector = threading.Thread(target=garbage)
+        collector.start()
+        parsers = [
+            threading.Thread(target=parse, args=(header if i % 2 else body, 1.5)) for i in range(4)
+        ]
+        for thread in parsers:
+            thread.start()
+        for thread in parsers:
+            thread.join()
+        done.set()
+        collector.join()
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+    assert errors == []
