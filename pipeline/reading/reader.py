@@ -8,6 +8,7 @@ becomes an empty Page with a warning, so one bad scan does not lose the claim.
 from __future__ import annotations
 
 import logging
+import sys
 from concurrent.futures import Executor, Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -412,7 +413,10 @@ def _pdf_chunks(packet_file: PacketFile, size: int) -> list[range | None]:
     count = packet_file.page_count
     if count <= size:
         return [None]
-    return [range(start, min(start + size, count)) for start in range(0, count, size)]
+    starts = range(0, count, size)
+    parts: list[range | None] = [range(start, start + size) for start in starts[:-1]]
+    # The last part runs to the PDF's end, whatever the count checked at intake said.
+    return [*parts, range(starts[-1], sys.maxsize)]
 
 
 def _read_pdf_locked(
