@@ -6,9 +6,11 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.document import Word
 from pipeline.errors import ConfigError, NotFittedError, OcrError, OcrTimeoutError
+from pipeline.reading import ocr
 from pipeline.reading.calibrate import FONT_CANDIDATES, align_words, word_errors
 from pipeline.reading.ocr import (
     ConfidenceCalibrator,
+    content_box,
     load_default_calibrator,
     ocr_best,
     ocr_image,
@@ -90,6 +92,46 @@ def test_ocr_reads_words_boxes_and_confidences() -> None:
     total = words[3]
     assert total.bbox[0] == pytest.approx(40 / 1400, abs=0.01)
     assert total.bbox[1] == pytest.approx(200 / 500, abs=0.04)
+
+
+def test_ocr_content_box_frames_the_ink_and_ignores_lone_specks() -> None:
+    page = np.full((3300, 2550), 255, np.uint8)
+    page[300:340, 400:1200] = 0  # a line of text, as a bar
+    page[900:928, 500:700] = 0
+    page[3000, 2400] = 0  # scanner specks: single pixels
+    page[2800, 100] = 0
+    margin = 60  # 0.2 inch at 300 DPI
+    assert content_box(page, 300) == (400 - margin, 300 - margin, 1200 + margin, 928 + margin)
+    # A page whose ink nearly fills it, and one without ink, are read whole.
+    full = page.copy()
+    full[3200:3220, 100:2450] = 0
+    assert content_box(full, 300) == (0, 0, 2550, 3300)
+    assert content_box(np.full((3300, 2550), 255, np.uint8), 300) == (0, 0, 2550, 3300)
+    assert content_box(np.zeros((20, 20), np.uint8)) == (0, 0, 20, 20)
+
+
+@pytest.mark.slow
+def test_ocr_reads_only_the_inked_part_and_boxes_stay_on_the_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = np.full((2200, 1700), 255, np.uint8)
+    page[100:600, 150:1550] = _text_image(
+        [(40, 60, "Invoice Number: 4471"), (40, 200, "Total"), (900, 200, "$125.00")]
+    )
+    seen: list[tuple[int, ...]] = []
+    real = ocr.tesseract_data
+
+    def spy(image: np.ndarray, *args: object) -> dict[str, list[object]]:
+        seen.append(image.shape)
+        return real(image, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ocr, "tesseract_data", spy)
+    read = ocr_image(page, dpi=200)
+    assert seen[0][0] * seen[0][1] < 0.4 * page.size  # Tesseract saw the text, not the page
+    words = {w.text: w.bbox for line in read.lines for w in line.words}
+    assert words["Total"][0] == pytest.approx((150 + 40) / 1700, abs=0.01)
+    assert words["Total"][1] == pytest.approx((100 + 200) / 2200, abs=0.01)
+    assert words["$125.00"][0] == pytest.approx((150 + 900) / 1700, abs=0.01)
 
 
 @pytest.mark.slow
