@@ -692,3 +692,41 @@ def test_fields_of_a_tilted_card_are_levelled_by_the_readers_skew(nlp) -> None:
     # Without the skew (too few long lines to measure it from) the values slip a row.
     unlevelled = extract_document("id_document", [_tilted_card(0.0)], nlp).fields
     assert unlevelled["member_id"].value != "FTM754725113"
+
+
+def _turned(page: Page, degrees: float) -> Page:
+    """The page as a scanner skewed by `degrees` stores it: every box turned about the page's
+    centre, in pixels (a page is taller than wide, so fractions alone would shear it)."""
+    import math
+
+    t = math.tan(math.radians(degrees))
+    w, h = page.width, page.height
+
+    def turn(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        cx, cy = (box[0] + box[2]) / 2 * w - w / 2, (box[1] + box[3]) / 2 * h - h / 2
+        dx, dy = (cx - t * cy) - cx, (cy + t * cx) - cy
+        return (box[0] + dx / w, box[1] + dy / h, box[2] + dx / w, box[3] + dy / h)
+
+    lines = [
+        Line.from_words([word.model_copy(update={"bbox": turn(word.bbox)}) for word in line.words])
+        for line in page.lines
+    ]
+    return page.model_copy(update={"lines": lines})
+
+
+def test_line_items_of_a_skewed_long_table_keep_their_columns(nlp) -> None:
+    # 30 rows under one header on a page skewed 2.5 degrees: by the last row the columns have
+    # moved 4 % of the width sideways from their headers, more than the gap between the
+    # quantity column and the description's end
+    header = [(0.07, 0.20, "Date"), (0.18, 0.20, "Code"), (0.28, 0.20, "Description")]
+    header += [(0.70, 0.20, "Qty"), (0.80, 0.20, "Amount")]
+    rows: list[list[Placed]] = [header]
+    for i in range(30):
+        y = 0.22 + i * 0.02
+        date = f"03/{i % 28 + 1:02d}/2025"
+        rows.append([(0.07, y, date), (0.18, y, "99223"), (0.28, y, "Initial hospital care")])
+        rows.append([(0.71, y, str(i % 4 + 1)), (0.80, y, f"{100 + i}.25")])
+    items = extract_document("invoice", [_turned(scan(rows), 2.5)], nlp).line_items
+    assert len(items) == 30
+    assert [i.quantity for i in items] == [float(i % 4 + 1) for i in range(30)]
+    assert {i.description for i in items} == {"Initial hospital care"}
