@@ -180,8 +180,12 @@ def _money_tokens(row: list[Tok], lang: str) -> list[tuple[Tok, Decimal]]:
     return out
 
 
+_RULE_MARKS = "|[]{}"
+"""What OCR makes of a table's column rule when it glues it onto a cell ("1|", "2}")."""
+
+
 def _quantity(text: str) -> float | None:
-    t = text.strip().translate(_CODE_DIGIT_REPAIRS)
+    t = text.strip().strip(_RULE_MARKS).translate(_CODE_DIGIT_REPAIRS)
     if re.fullmatch(r"\d{1,3}(\.\d{1,2})?", t):
         return float(t)
     return None

@@ -730,3 +730,21 @@ def test_line_items_of_a_skewed_long_table_keep_their_columns(nlp) -> None:
     assert len(items) == 30
     assert [i.quantity for i in items] == [float(i % 4 + 1) for i in range(30)]
     assert {i.description for i in items} == {"Initial hospital care"}
+
+
+def test_line_items_quantity_with_a_column_rule_glued_on(nlp) -> None:
+    p = scan(
+        [
+            [(0.07, 0.33, "Date"), (0.18, 0.33, "Code"), (0.28, 0.33, "Description")],
+            [(0.78, 0.33, "Qty"), (0.86, 0.33, "Amount")],
+            [(0.07, 0.35, "02/16/2026"), (0.18, 0.35, "80048"), (0.28, 0.35, "Basic panel")],
+            [(0.79, 0.35, "1}"), (0.86, 0.35, "28.88")],
+            [(0.07, 0.37, "02/16/2026"), (0.18, 0.37, "J0696"), (0.28, 0.37, "Injection")],
+            [(0.79, 0.37, "|2|"), (0.86, 0.37, "28.10")],
+            [(0.07, 0.39, "02/16/2026"), (0.18, 0.39, "J1885"), (0.28, 0.39, "Injection")],
+            [(0.79, 0.39, "]"), (0.86, 0.39, "7.05")],
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    # a rule alone is no quantity: "]" may have been a 1, or nothing
+    assert [i.quantity for i in items] == [1.0, 2.0, None]
