@@ -156,6 +156,8 @@ def evaluate(out_dir: Path, truth_dir: Path) -> EvalReport:
             target.tp += counts["tp"]
             target.fp += counts["fp"]
             target.fn += counts["fn"]
+        for column, right, profile in result.line_item_columns:
+            report.line_items.columns.setdefault(column, ByProfile()).add(right, profile)
         report.claim_type.add(claim.claim_type.value == truth.claim_type)
         docs_ok = set(claim.completeness.missing_documents) == set(
             truth.completeness.missing_documents

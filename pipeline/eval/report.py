@@ -105,6 +105,11 @@ class LineItemScores(_Strict):
     overall: PRF = Field(default_factory=PRF)
     digital: PRF = Field(default_factory=PRF)
     scanned: PRF = Field(default_factory=PRF)
+    columns: dict[str, ByProfile] = Field(
+        default_factory=dict,
+        description="per column (service_date, quantity, unit_price, description): the share "
+        "right among the items matched by code and amount",
+    )
 
 
 class CompletenessScores(_Strict):

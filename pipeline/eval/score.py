@@ -1,7 +1,8 @@
 """Scoring one claim against its truth: the per-value outcomes every metric is built from.
 
 Documents are paired with truth documents by doc_type and page overlap; line items by
-(code, amount) as a multiset; diagnoses by code as a set. A value's profile (digital or
+(code, amount) as a multiset, and a matched item's other columns are then checked one by
+one; diagnoses by code as a set. A value's profile (digital or
 scanned) is that of the truth pages it was read from, so the split says where we fail.
 """
 
@@ -15,12 +16,15 @@ from dataclasses import dataclass, field
 from pipeline.eval.compare import code_key, values_equal
 from pipeline.eval.report import ProfileName, ValueOutcome
 from pipeline.schema import CLAIM_FIELD_NAMES, Claim, ClaimDocument, Source
-from pipeline.truth import Truth, TruthDocument
+from pipeline.truth import Truth, TruthDocument, TruthLineItem
 
-__all__ = ["ClaimComparison", "FieldCheck", "compare_claim", "value_outcomes"]
+__all__ = ["LINE_ITEM_COLUMNS", "ClaimComparison", "FieldCheck", "compare_claim", "value_outcomes"]
 
 PageKey = tuple[str, int]
 LineKey = tuple[str | None, int | None]
+
+LINE_ITEM_COLUMNS = ("service_date", "quantity", "unit_price", "description")
+"""A line item's columns checked once its code and amount have matched it to the truth's."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class ClaimComparison:
     fields: list[FieldCheck] = field(default_factory=list)
     diagnosis_counts: tuple[int, int, int] = (0, 0, 0)
     line_item_counts: dict[str, Counter[str]] = field(default_factory=dict)
+    line_item_columns: list[tuple[str, bool, ProfileName]] = field(default_factory=list)
+    """(column, right, profile) for each column of each line item matched by code and amount."""
     outcomes: list[ValueOutcome] = field(default_factory=list)
 
 
@@ -219,10 +225,11 @@ def _line_key(code: str | None, amount: float | None) -> LineKey:
 def _score_line_items(
     claim: Claim, truth: Truth, profiles: _Profiles, result: ClaimComparison
 ) -> None:
-    pool: dict[LineKey, list[ProfileName]] = {}
+    pool: dict[LineKey, list[tuple[ProfileName, TruthLineItem]]] = {}
     for truth_item in truth.line_items:
         profile = profiles.by_document.get(truth_item.document, profiles.packet)
-        pool.setdefault(_line_key(truth_item.code, truth_item.amount), []).append(profile)
+        key = _line_key(truth_item.code, truth_item.amount)
+        pool.setdefault(key, []).append((profile, truth_item))
     counts: dict[str, Counter[str]] = {p: Counter() for p in ("overall", "digital", "scanned")}
 
     def count(outcome: str, profile: str) -> None:
@@ -233,9 +240,12 @@ def _score_line_items(
     for item in claim.line_items:
         waiting = pool.get(_line_key(item.code, item.amount))
         if waiting:
-            profile = waiting.pop(0)
+            profile, matched = waiting.pop(0)
             count("tp", profile)
             correct = True
+            for column in LINE_ITEM_COLUMNS:
+                right = values_equal(column, getattr(item, column), getattr(matched, column))
+                result.line_item_columns.append((column, right, profile))
         else:
             valid = 0 <= item.document < len(claim.documents)
             profile = (
@@ -255,7 +265,7 @@ def _score_line_items(
             )
         )
     for left in pool.values():
-        for profile in left:
+        for profile, _ in left:
             count("fn", profile)
     result.line_item_counts = counts
 

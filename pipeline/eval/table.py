@@ -64,6 +64,8 @@ def render_table(report: EvalReport) -> Table:
         _prf(report.line_items.digital),
         _prf(report.line_items.scanned),
     )
+    for column, scores in report.line_items.columns.items():
+        _split(table, f"  line item {column}", scores)
     table.add_row("claim type", _ratio(report.claim_type), "", "")
     table.add_row("completeness: documents", _ratio(report.completeness.missing_documents), "", "")
     table.add_row("completeness: fields", _ratio(report.completeness.missing_fields), "", "")

@@ -124,6 +124,29 @@ def test_evaluate_diagnoses_and_line_items_prf(tmp_path, truth_factory, run_writ
     assert li.precision == pytest.approx(2 / 3) and li.recall == pytest.approx(2 / 3)
 
 
+def test_evaluate_line_item_columns_of_matched_items(tmp_path, truth_factory, run_writer):
+    truth = truth_factory()
+    claim = claim_from_truth(truth)
+    first, second = claim.line_items[:2]
+    claim.line_items[0] = first.model_copy(
+        update={"quantity": None, "description": "OFFICE  visit"}
+    )
+    claim.line_items[1] = second.model_copy(update={"service_date": "2026-03-03"})
+    # an item that matches nothing is not scored by column
+    claim.line_items.append(LineItem(document=1, code="71046", amount=50.0, confidence=0.3))
+    out, truth_dir = run_writer(tmp_path, [truth], [claim])
+    columns = evaluate(out, truth_dir).line_items.columns
+    ratios = {name: (c.overall.correct, c.overall.total) for name, c in columns.items()}
+    n = len(truth.line_items)
+    assert ratios == {
+        "service_date": (n - 1, n),
+        "quantity": (n - 1, n),
+        "unit_price": (n, n),
+        "description": (n, n),  # case and spacing aside
+    }
+    assert columns["quantity"].scanned.total == n
+
+
 def test_evaluate_duplicate_line_items_match_as_multiset(tmp_path, truth_factory, run_writer):
     truth = truth_factory()
     claim = claim_from_truth(truth)
