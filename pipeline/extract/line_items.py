@@ -115,9 +115,27 @@ def _header_vocab(vocab: LangVocab) -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda p: -len(p[0]))
 
 
+def _misread_header(word: str, table: list[tuple[str, str]]) -> str | None:
+    """The column kind of a header word OCR got one letter wrong ("Oty" for "Qty", "ltem"):
+    a label of the same length, three letters or more, one letter apart, and only one kind
+    that close."""
+    if len(word) < 3:
+        return None
+    kinds = {
+        kind
+        for key, kind in table
+        if len(key) == len(word) and sum(a != b for a, b in zip(key, word, strict=True)) == 1
+    }
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
-    """Columns of a table header row, left to right, or None when fewer than 3 kinds match."""
+    """Columns of a table header row, left to right, or None when fewer than 3 kinds match.
+
+    A row of words only (no digits: not a row of the table) may have a header word misread
+    by one letter."""
     table = _header_vocab(vocab)
+    wordy = not any(ch.isdigit() for t in row for ch in t.text)
     cols: list[Column] = []
     i = 0
     while i < len(row):
@@ -127,6 +145,8 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
                 continue
             joined = "".join(t.norm for t in row[i : i + n])
             kind = next((k for key, k in table if key == joined), None)
+            if kind is None and n == 1 and wordy:
+                kind = _misread_header(joined, table)
             if kind and all(c.kind != kind for c in cols):
                 cols.append(Column(kind, row[i].bbox[0], row[i + n - 1].bbox[2]))
                 i += n

@@ -748,3 +748,39 @@ def test_line_items_quantity_with_a_column_rule_glued_on(nlp) -> None:
     items = extract_document("invoice", [p], nlp).line_items
     # a rule alone is no quantity: "]" may have been a 1, or nothing
     assert [i.quantity for i in items] == [1.0, 2.0, None]
+
+
+def test_line_items_header_word_misread_by_one_letter(nlp) -> None:
+    # "Qty" read as "Oty": without the column the quantity joins the description
+    p = scan(
+        [
+            [(0.07, 0.33, "DOS"), (0.18, 0.33, "CPT/HCPCS"), (0.28, 0.33, "Service")],
+            [(0.78, 0.33, "Oty"), (0.86, 0.33, "Charges")],
+            [(0.07, 0.35, "09/06/2025"), (0.18, 0.35, "99212"), (0.28, 0.35, "Office visit")],
+            [(0.80, 0.35, "1"), (0.84, 0.35, "USD"), (0.88, 0.35, "79.21")],
+        ]
+    )
+    (item,) = extract_document("invoice", [p], nlp).line_items
+    assert (item.quantity, item.description, item.amount) == (1.0, "Office visit", 79.21)
+
+
+def test_line_items_misread_header_words_need_one_kind_and_a_wordy_row() -> None:
+    from pipeline.extract.line_items import find_header
+    from pipeline.extract.vocab import load_vocab
+
+    vocab = load_vocab("en")
+
+    def row(*words: str) -> list[Tok]:
+        return [
+            tok(w, 0.1 + 0.15 * i, 0.3, 0.1 + 0.15 * i + 0.1, 0.31) for i, w in enumerate(words)
+        ]
+
+    kinds = find_header(row("Dale", "Code", "Descriptlon", "Amounl"), vocab)
+    assert kinds is not None and [c.kind for c in kinds] == [
+        "service_date",
+        "code",
+        "description",
+        "amount",
+    ]
+    # a row holding digits is a row of the table, whatever its words look like
+    assert find_header(row("Dale", "Code", "Descriptlon", "Amounl", "12"), vocab) is None
