@@ -2,8 +2,8 @@
 
 Documents are paired with truth documents by doc_type and page overlap; line items by
 (code, amount) as a multiset, and a matched item's other columns are then checked one by
-one; diagnoses by code as a set. A value's profile (digital or
-scanned) is that of the truth pages it was read from, so the split says where we fail.
+one; diagnoses by code as a set. A value's profile (digital or scanned) is that of the
+truth pages it was read from, so the split says where we fail.
 """
 
 from __future__ import annotations

@@ -184,8 +184,8 @@ def _upright_aspect(page: Page) -> float:
 def _deskew(bbox: BBox, slope: float, aspect: float = 1.0) -> BBox:
     """The box turned about the page's centre so that lines climbing by `slope` lie level.
 
-    A turn moves a box sideways as well as up or down: on a page skewed by 2 degrees, the
-    bottom row of a table sits 3-4 % of the width to one side of its header, enough to
+    A turn moves a box sideways as well as up or down: on a page skewed by 3 degrees, the
+    bottom rows of a table sat 4 % of the width to one side of its header, enough to
     push a quantity under the next column. In page fractions (width and height differ,
     `aspect` = height / width) the sideways shift is slope x aspect^2 per unit of height.
     """
