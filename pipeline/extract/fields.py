@@ -155,8 +155,8 @@ def _label_matches(labels: _LabelTable, folded: str) -> tuple[tuple[str, str, fl
     known = labels.matches.get(folded)
     if known is not None:
         return known
-    entries = labels.by_length.get(len(folded), [])
     size = len(folded)
+    entries = labels.by_length.get(size, [])
     positions: set[int] = set()
     for slot, letter in enumerate((folded[0], folded[1:2], folded[-1])):
         positions.update(labels.by_letter.get((size, slot, letter), ()))

@@ -167,10 +167,7 @@ def _skew_slope(page: Page) -> float:
     in the upright page's fractions (a turned page swaps width and height)."""
     if not page.skew:
         return 0.0
-    width, height = page.width, page.height
-    if page.rotation % 180:
-        width, height = height, width
-    return math.tan(math.radians(page.skew)) * width / height
+    return math.tan(math.radians(page.skew)) / _upright_aspect(page)
 
 
 def _upright_aspect(page: Page) -> float:

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from rapidfuzz.distance import Hamming
+
 from pipeline.document import Page
 from pipeline.extract.confidence import Calibrator, ValueEvidence, make_evidence
 from pipeline.extract.layout import (
@@ -122,9 +124,7 @@ def _misread_header(word: str, table: list[tuple[str, str]]) -> str | None:
     if len(word) < 3:
         return None
     kinds = {
-        kind
-        for key, kind in table
-        if len(key) == len(word) and sum(a != b for a, b in zip(key, word, strict=True)) == 1
+        kind for key, kind in table if len(key) == len(word) and Hamming.distance(key, word) == 1
     }
     return kinds.pop() if len(kinds) == 1 else None
 
