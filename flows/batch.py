@@ -39,11 +39,14 @@ from pipeline.intake import read_stage
 from pipeline.io.emit import (
     QuarantineRecord,
     atomic_write_json,
+    discard_partial_writes,
     ensure_private_dir,
+    quarantine_path,
+    sweep_partial_writes,
     write_quarantine,
 )
 from pipeline.io.exports import BatchCounts, write_batch_exports
-from pipeline.io.fhir import write_fhir
+from pipeline.io.fhir import fhir_path, write_fhir
 from pipeline.io.ingest import PacketRef, discover_packets, packet_sha256
 from pipeline.ledger import (
     Claimed,
@@ -401,6 +404,9 @@ def _write_claim(
         )
         return kept, [str(claim_file)] if restored else [], "reviewed claim kept"
     claim = score_and_record(claim, ref.name, context)
+    # A run killed while writing these files left temp files; this packet's claim is ours now.
+    discard_partial_writes(claim_file)
+    discard_partial_writes(fhir_path(out, claim.claim_id))
     if previous and prior is None:
         claim.flags.append(superseded_flag(previous))
     elif previous and prior is not None:
@@ -502,6 +508,8 @@ def _quarantine(
             sha = packet_sha256(ref)
         except OSError:
             sha = None
+    if claimed is not None:  # the packet is ours: what a killed run left of its record goes
+        discard_partial_writes(quarantine_path(context.out, ref.name))
     path = write_quarantine(
         context.out,
         QuarantineRecord(
@@ -604,6 +612,7 @@ def batch_flow(
         out, ledger_url.get_secret_value() if ledger_url is not None else settings.ledger_url
     )
     ensure_private_dir(out / "claims")
+    sweep_partial_writes(out)
     refs = discover(inbox)
     logger.info(
         "batch %s: %d packets in %s, ledger %s",

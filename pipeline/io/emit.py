@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -19,14 +20,19 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_json",
+    "discard_partial_writes",
+    "sweep_partial_writes",
     "QuarantineRecord",
     "write_quarantine",
+    "quarantine_path",
     "sha256_file",
     "ensure_private_dir",
 ]
 
 _FILE_MODE = 0o600
 _DIR_MODE = 0o700
+_TEMP_SUFFIX = ".tmp"
+_TEMP_RANDOM = 8  # characters tempfile.mkstemp puts between prefix and suffix
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -48,10 +54,16 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def _temp_prefix(name: str) -> str:
+    return f".{name}."
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` so that readers see the old file or the whole new one."""
     ensure_private_dir(path.parent)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=_temp_prefix(path.name), suffix=_TEMP_SUFFIX, dir=path.parent
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -65,6 +77,52 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             tmp.unlink()
         raise
     return path
+
+
+def discard_partial_writes(path: Path) -> list[Path]:
+    """Remove what writes of `path` that were killed midway (SIGKILL, power cut) left behind.
+
+    Only for a caller that alone writes `path` now (the batch holds the packet's ledger claim
+    while it writes the packet's files); another writer's temp file would go too.
+    """
+    prefix = _temp_prefix(path.name)
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    ours = [
+        n
+        for n in names
+        if n.startswith(prefix) and len(n) == len(prefix) + _TEMP_RANDOM + len(_TEMP_SUFFIX)
+    ]
+    return _discard(path.parent, ours, older_than=0.0)
+
+
+def sweep_partial_writes(root: Path, older_than: float = 3600.0) -> list[Path]:
+    """Remove temp files of killed writes anywhere under `root` that are older than
+    `older_than` seconds; a write in progress takes milliseconds, so an hour-old temp file
+    belongs to no live writer."""
+    removed: list[Path] = []
+    for folder, _, names in os.walk(root):
+        removed += _discard(Path(folder), [n for n in names if n.startswith(".")], older_than)
+    return removed
+
+
+def _discard(folder: Path, names: list[str], older_than: float) -> list[Path]:
+    removed: list[Path] = []
+    now = time.time()
+    for name in names:
+        if not name.endswith(_TEMP_SUFFIX):
+            continue
+        candidate = folder / name
+        try:
+            if now - candidate.lstat().st_mtime < older_than or not candidate.is_file():
+                continue
+            candidate.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(candidate)
+    return removed
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -101,5 +159,9 @@ class QuarantineRecord(BaseModel):
     quarantined_at: str
 
 
+def quarantine_path(out_dir: Path, packet: str) -> Path:
+    return out_dir / "quarantine" / f"{packet}.json"
+
+
 def write_quarantine(out_dir: Path, record: QuarantineRecord) -> Path:
-    return atomic_write_json(out_dir / "quarantine" / f"{record.packet}.json", record)
+    return atomic_write_json(quarantine_path(out_dir, record.packet), record)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,28 @@ def inbox(tmp_path: Path) -> Path:
     return inbox
 
 
+def _partial(target: Path) -> Path:
+    """The temp file an atomic write of `target` killed before its rename leaves."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.parent / f".{target.name}.k1ll3d_x.tmp"
+    partial.write_text('{"half": ')
+    return partial
+
+
+def _killed_writes(inbox: Path, out: Path) -> list[Path]:
+    """Temp files of a single.pdf's claim and FHIR bundle, and of empty.pdf's quarantine record."""
+    from pipeline.io.ingest import discover_packets, packet_sha256
+    from pipeline.process import claim_id_for
+
+    single = next(ref for ref in discover_packets(inbox) if ref.name == "single.pdf")
+    claim_id = claim_id_for(packet_sha256(single))
+    return [
+        _partial(out / "claims" / f"{claim_id}.json"),
+        _partial(out / "fhir" / f"{claim_id}.json"),
+        _partial(out / "quarantine" / "empty.pdf.json"),
+    ]
+
+
 def _digest(folder: Path) -> dict[str, str]:
     return {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
@@ -76,7 +100,13 @@ def test_batch_flow_end_to_end(prefect_harness, inbox: Path, tmp_path: Path):
 
     before = _digest(inbox)
     out = tmp_path / "out"
+    # What a run killed mid-write left: this run, owning those packets, removes their temp
+    # files; an hour-old one anywhere goes too; a fresh one of another writer stays.
+    partials = [*_killed_writes(inbox, out), _partial(out / "batches" / "b0" / "summary.json")]
+    os.utime(partials[-1], (time.time() - 7200,) * 2)
+    live = _partial(out / "claims" / "clm-being-written.json")
     summary = batch_flow_for(2)(inbox=inbox, out=out, workers=2)
+    assert not [p for p in partials if p.exists()] and live.exists()
 
     assert summary.packets == 6
     quarantined = {o.packet: o.reason for o in summary.outcomes if o.quarantined}
