@@ -139,6 +139,9 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
     cols: list[Column] = []
     i = 0
     while i < len(row):
+        if not row[i].norm:  # a rule or a speck read as "—", ".": no column starts there
+            i += 1
+            continue
         matched = False
         for n in (3, 2, 1):
             if i + n > len(row):
@@ -148,7 +151,8 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
             if kind is None and n == 1 and wordy:
                 kind = _misread_header(joined, table)
             if kind and all(c.kind != kind for c in cols):
-                cols.append(Column(kind, row[i].bbox[0], row[i + n - 1].bbox[2]))
+                last = max(j for j in range(i, i + n) if row[j].norm)
+                cols.append(Column(kind, row[i].bbox[0], row[last].bbox[2]))
                 i += n
                 matched = True
                 break
@@ -263,6 +267,7 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
                 used.add(row.index(tok))
                 break
         desc = [t for t in cells.get("description", []) if row.index(t) not in used]
+        desc += _overflow(row, desc, used, vocab)
     else:
         if money:
             item.amount = money[-1][1]
@@ -285,10 +290,70 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
     return item
 
 
+_WORD_GAP = 1.2
+"""Line heights between two words of one description; wider is the gap to another column."""
+
+
+def _overflow(row: list[Tok], desc: list[Tok], used: set[int], vocab: LangVocab) -> list[Tok]:
+    """Words of a description that run on past its header into the next column ("Ambulance
+    service advanced life support" under a "Quantity" printed further left): the words that
+    follow its last word as one phrase, up to the first number, currency or value read."""
+    if not desc:
+        return []
+    symbols = {s.upper() for s in vocab.money.symbols}
+    more: list[Tok] = []
+    last = desc[-1]
+    for i in range(row.index(last) + 1, len(row)):
+        tok = row[i]
+        word = tok.text.strip(_RULE_MARKS)
+        if i in used or not word or any(ch.isdigit() for ch in word) or word.upper() in symbols:
+            break
+        if tok.bbox[0] - last.bbox[2] > _WORD_GAP * max(tok.height, last.height):
+            break  # a gap between columns, not between words
+        more.append(tok)
+        last = tok
+    return more
+
+
 def _description_words(tokens: list[Tok]) -> list[str]:
     """Words of a description cell without the table rules a reader glues to them."""
     words = (t.text.strip("|[]{}") for t in tokens if t.text != "$")
     return [w for w in words if w]
+
+
+_LEAD_MARKS = "_=~-—–•*·>«»'‘’`\""
+_TRAIL_MARKS = ",;:_=~-—–•*·<«»"
+_SPECKS = set(".,:;'‘’`·•_~")
+"""What specks on a scan read as between words; a "-", "/", "&" or "+" may be printed."""
+
+
+def _is_mark(word: str) -> bool:
+    """A rule, a speck or a shading pattern read as a word: no letter or digit, or (four
+    characters or more) fewer letters and digits than other marks."""
+    alnum = sum(ch.isalnum() for ch in word)
+    return alnum == 0 or (len(word) >= 4 and alnum < len(word) - alnum)
+
+
+def _description_text(words: list[str]) -> str | None:
+    """The description as printed: marks a scan adds at its ends ("— Injection", "panel -",
+    "general.") go, words inside it stay as read."""
+    kept = list(words)
+    while kept and _is_mark(kept[0]):
+        kept.pop(0)
+    while kept and _is_mark(kept[-1]):
+        kept.pop()
+    kept = [w for w in kept if not set(w) <= _SPECKS]
+    if not kept:
+        return None
+    kept[0] = kept[0].lstrip(_LEAD_MARKS)
+    last = kept[-1].rstrip(_TRAIL_MARKS)
+    stem = last.rstrip(".")
+    if stem != last and (
+        sum(ch.isalpha() for ch in stem) > 4 or (stem.isalpha() and stem.isupper())
+    ):
+        last = stem  # a speck after a word or an acronym; "Inj." or "est." keep their stop
+    kept[-1] = last
+    return " ".join(w for w in kept if w) or None
 
 
 def _is_continuation(
@@ -317,7 +382,7 @@ def _finish(item: _Item) -> LineItemDraft:
         service_date=item.service_date,
         code=item.code,
         code_system=item.code_system,  # type: ignore[arg-type]
-        description=" ".join(item.description) or None,
+        description=_description_text(item.description),
         quantity=q,
         unit_price=float(item.unit_price) if item.unit_price is not None else None,
         amount=float(item.amount) if item.amount is not None else None,

@@ -784,3 +784,75 @@ def test_line_items_misread_header_words_need_one_kind_and_a_wordy_row() -> None
     ]
     # a row holding digits is a row of the table, whatever its words look like
     assert find_header(row("Dale", "Code", "Descriptlon", "Amounl", "12"), vocab) is None
+
+
+def test_line_items_header_rule_read_as_a_word_starts_no_column(nlp) -> None:
+    # "— . Units": the rule left of the header word used to start the quantity column there,
+    # cutting the descriptions that reach under it
+    p = scan(
+        [
+            [(0.06, 0.27, "Service Date"), (0.28, 0.27, "Description of Service")],
+            [(0.50, 0.27, "—"), (0.55, 0.27, "."), (0.62, 0.27, "Units")],
+            [(0.76, 0.27, "Rate"), (0.86, 0.27, "Charges")],
+            [(0.07, 0.30, "09/07/2026"), (0.20, 0.30, "99223")],
+            [(0.28, 0.30, "Initial hospital care high MDM"), (0.66, 0.30, "1")],
+            [(0.74, 0.30, "436.79"), (0.87, 0.30, "436.79")],
+        ]
+    )
+    (item,) = extract_document("invoice", [p], nlp).line_items
+    assert (item.description, item.quantity) == ("Initial hospital care high MDM", 1.0)
+
+
+def test_line_items_description_running_past_its_header(nlp) -> None:
+    # the "Quantity" header sits left of where the quantities are printed: the description's
+    # words under it are still the description, and a column gap or a number ends it
+    p = scan(
+        [
+            [(0.07, 0.28, "Date"), (0.19, 0.28, "Code"), (0.29, 0.28, "Description")],
+            [(0.42, 0.28, "Quantity"), (0.86, 0.28, "Charges")],
+            [(0.07, 0.31, "07/08/2025"), (0.19, 0.31, "A0427")],
+            [(0.29, 0.31, "Ambulance service advanced life support"), (0.62, 0.31, "1")],
+            [(0.75, 0.31, "USD"), (0.87, 0.31, "1,779.03")],
+            [(0.07, 0.33, "07/08/2025"), (0.19, 0.33, "A0425")],
+            [(0.29, 0.33, "Ground mileage"), (0.56, 0.33, "Dr Patel"), (0.87, 0.33, "70.89")],
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.description, i.quantity) for i in items] == [
+        ("Ambulance service advanced life support", 1.0),
+        ("Ground mileage", None),
+    ]
+
+
+def test_line_items_description_without_the_marks_a_scan_adds(nlp) -> None:
+    rows: list[list[Placed]] = [
+        [(0.07, 0.20, "Date"), (0.18, 0.20, "Code"), (0.28, 0.20, "Description")],
+        [(0.80, 0.20, "Amount")],
+    ]
+    read = [
+        "— Injection ketorolac",  # a rule at the cell's left edge
+        "Basic metabolic panel -",
+        "Radiology diagnostic general.",  # a speck after the last word
+        "Subsequent hospital care . low",  # a speck between words
+        "Pharmacy IV solutions ———_—",  # shading
+        "‘Injection ceftriaxone",
+        "Chemotherapy administration IV.",
+        "Office visit est.",  # an abbreviation keeps its stop
+        "Room & board - semi-private (2 bed)",
+    ]
+    for i, text in enumerate(read):
+        y = 0.22 + i * 0.02
+        rows.append([(0.07, y, "03/02/2026"), (0.18, y, "99213"), (0.28, y, text)])
+        rows.append([(0.80, y, f"{100 + i}.00")])
+    items = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert [i.description for i in items] == [
+        "Injection ketorolac",
+        "Basic metabolic panel",
+        "Radiology diagnostic general",
+        "Subsequent hospital care low",
+        "Pharmacy IV solutions",
+        "Injection ceftriaxone",
+        "Chemotherapy administration IV",
+        "Office visit est.",
+        "Room & board - semi-private (2 bed)",
+    ]
