@@ -110,6 +110,10 @@ def _read_code_repaired(text: str) -> tuple[str, str, bool] | None:
     return None
 
 
+_OTHER_MONEY = "other_money"
+"""Columns of paid, adjusted or owed money beside the charge; a table may have several."""
+
+
 def _header_vocab(vocab: LangVocab) -> list[tuple[str, str]]:
     pairs = [
         (norm(label), kind) for kind, labels in vocab.table.columns.items() for label in labels
@@ -150,7 +154,7 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
             kind = next((k for key, k in table if key == joined), None)
             if kind is None and n == 1 and wordy:
                 kind = _misread_header(joined, table)
-            if kind and all(c.kind != kind for c in cols):
+            if kind and (kind == _OTHER_MONEY or all(c.kind != kind for c in cols)):
                 last = max(j for j in range(i, i + n) if row[j].norm)
                 cols.append(Column(kind, row[i].bbox[0], row[last].bbox[2]))
                 i += n
@@ -158,7 +162,9 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
                 break
         if not matched:
             i += 1
-    if len({c.kind for c in cols}) < 3 or not any(c.kind == "amount" for c in cols):
+    if len({c.kind for c in cols} - {_OTHER_MONEY}) < 3 or not any(
+        c.kind == "amount" for c in cols
+    ):
         return None
     return sorted(cols, key=lambda c: c.x0)
 
@@ -249,6 +255,8 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
             break
     money = [(t, v) for t, v in _money_tokens(row, lang) if row.index(t) not in used]
     if cols:
+        beside = cells.get(_OTHER_MONEY, [])
+        money = [(t, v) for t, v in money if t not in beside]
         amt = [(t, v) for t, v in money if t in cells.get("amount", [])]
         price = [(t, v) for t, v in money if t in cells.get("unit_price", [])]
         if not amt and money:

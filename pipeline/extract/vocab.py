@@ -69,8 +69,13 @@ class FieldVocab(_Strict):
 
 
 class TableVocab(_Strict):
+    """Header words of a line-item table by column kind. `other_money` heads money columns
+    beside the line's charge (paid, adjustment, balance): their figures are never the amount."""
+
     columns: dict[
-        Literal["service_date", "code", "description", "quantity", "unit_price", "amount"],
+        Literal[
+            "service_date", "code", "description", "quantity", "unit_price", "amount", "other_money"
+        ],
         list[str],
     ]
     stop_labels: list[str]

@@ -856,3 +856,27 @@ def test_line_items_description_without_the_marks_a_scan_adds(nlp) -> None:
         "Office visit est.",
         "Room & board - semi-private (2 bed)",
     ]
+
+
+def test_line_items_statement_with_payment_columns_takes_the_charge(nlp) -> None:
+    # a statement that shows what was paid, adjusted and is still owed right of the charge:
+    # the line's amount is the charge, not the figure in the last column
+    p = scan(
+        [
+            [(0.05, 0.30, "Date"), (0.15, 0.30, "Code"), (0.25, 0.30, "Description")],
+            [(0.50, 0.30, "Qty"), (0.57, 0.30, "Charges"), (0.67, 0.30, "Ins Paid")],
+            [(0.77, 0.30, "Adjustment"), (0.89, 0.30, "Balance")],
+            [(0.05, 0.32, "03/02/2026"), (0.15, 0.32, "99213"), (0.25, 0.32, "Office visit")],
+            [(0.51, 0.32, "1"), (0.57, 0.32, "125.00"), (0.67, 0.32, "80.00")],
+            [(0.77, 0.32, "20.00"), (0.89, 0.32, "25.00")],
+            [(0.05, 0.34, "03/02/2026"), (0.15, 0.34, "85025"), (0.25, 0.34, "Blood count")],
+            [(0.51, 0.34, "1"), (0.57, 0.34, "28.50"), (0.67, 0.34, "20.00")],
+            [(0.77, 0.34, "0.00"), (0.89, 0.34, "8.50")],
+            [(0.05, 0.37, "Total Charges"), (0.57, 0.37, "153.50")],
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.code, i.quantity, i.amount) for i in items] == [
+        ("99213", 1.0, 125.0),
+        ("85025", 1.0, 28.5),
+    ]
