@@ -79,6 +79,9 @@ class TableVocab(_Strict):
         list[str],
     ]
     stop_labels: list[str]
+    credit_words: list[str] = Field(default_factory=list)
+    """Words of a row that pays or credits rather than charges ("Insurance payment"): a row
+    without a procedure code holding one is not a line item."""
 
 
 class LangVocab(_Strict):

@@ -880,3 +880,29 @@ def test_line_items_statement_with_payment_columns_takes_the_charge(nlp) -> None
         ("99213", 1.0, 125.0),
         ("85025", 1.0, 28.5),
     ]
+
+
+def test_line_items_payments_among_the_charges_are_not_items(nlp) -> None:
+    p = scan(
+        [
+            [(0.05, 0.30, "Date"), (0.15, 0.30, "Code"), (0.25, 0.30, "Description")],
+            [(0.80, 0.30, "Amount")],
+            [(0.05, 0.32, "03/02/2026"), (0.15, 0.32, "99213"), (0.25, 0.32, "Office visit")],
+            [(0.80, 0.32, "$125.00")],
+            [(0.05, 0.34, "03/10/2026"), (0.25, 0.34, "Insurance payment - Aetna")],
+            [(0.80, 0.34, "($80.00)")],
+            [(0.05, 0.36, "03/11/2026"), (0.25, 0.36, "Contractual adjustment")],
+            [(0.80, 0.36, "20.00")],
+            [(0.05, 0.38, "03/12/2026"), (0.25, 0.38, "Returned item fee")],  # no credit word
+            [(0.80, 0.38, "15.00")],
+            [(0.05, 0.40, "03/12/2026"), (0.15, 0.40, "85025"), (0.25, 0.40, "Blood count")],
+            [(0.80, 0.40, "$28.50")],
+            [(0.05, 0.43, "Balance Due"), (0.80, 0.43, "$68.50")],
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.description, i.amount) for i in items] == [
+        ("Office visit", 125.0),
+        ("Returned item fee", 15.0),
+        ("Blood count", 28.5),
+    ]
