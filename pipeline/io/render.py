@@ -23,6 +23,7 @@ __all__ = [
     "iter_page_images",
     "render_page",
     "image_dpi",
+    "square_pixels",
     "DEFAULT_SCAN_DPI",
     "LETTER_INCHES",
     "CARD_INCHES",
@@ -95,6 +96,42 @@ def image_dpi(info_dpi: object, width: int, height: int) -> tuple[float, float |
     return estimate, embedded, True
 
 
+_SQUARE_TOLERANCE = 1.02
+
+
+def square_pixels(
+    image: np.ndarray, info_dpi: object, max_pixels: int
+) -> tuple[np.ndarray, object]:
+    """The image with square pixels, and the resolution it then has.
+
+    A fax in standard mode stores 204 x 98 DPI: read as it is, every letter is half as tall
+    as wide and Tesseract misreads it. The coarser axis is resampled to the finer one's
+    resolution (or, past `max_pixels`, the finer to the coarser). Square pixels, or a
+    resolution that is missing or implausible, leave the image as it is.
+    """
+    if not isinstance(info_dpi, tuple | list) or len(info_dpi) < 2:
+        return image, info_dpi
+    try:
+        x_dpi, y_dpi = float(info_dpi[0]), float(info_dpi[1])
+    except (TypeError, ValueError):
+        return image, info_dpi
+    low, high = _PLAUSIBLE_DPI
+    if not (low <= x_dpi <= high and low <= y_dpi <= high):
+        return image, info_dpi
+    if max(x_dpi, y_dpi) / min(x_dpi, y_dpi) <= _SQUARE_TOLERANCE:
+        return image, info_dpi
+    import cv2
+
+    target = max(x_dpi, y_dpi)
+    height, width = image.shape[:2]
+    if round(width * target / x_dpi) * round(height * target / y_dpi) > max_pixels:
+        target = min(x_dpi, y_dpi)
+    size = (max(1, round(width * target / x_dpi)), max(1, round(height * target / y_dpi)))
+    enlarge = size[0] * size[1] > width * height
+    squared = cv2.resize(image, size, interpolation=cv2.INTER_CUBIC if enlarge else cv2.INTER_AREA)
+    return np.ascontiguousarray(squared), (target, target)
+
+
 def _to_uint8(frame: Image.Image) -> np.ndarray:
     if frame.mode in ("1", "L", "I;16", "I;16B", "I;16L", "I", "F", "LA"):
         if frame.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -123,10 +160,14 @@ def _raster_frames(
                         f"{path.name!r} page {index + 1} is {width}x{height} pixels, more than "
                         f"the limit of {max_pixels} pixels"
                     )
-                dpi, embedded, estimated = image_dpi(frame.info.get("dpi"), width, height)
+                pixels, info_dpi = square_pixels(
+                    _to_uint8(frame), frame.info.get("dpi"), max_pixels
+                )
+                height, width = pixels.shape[:2]
+                dpi, embedded, estimated = image_dpi(info_dpi, width, height)
                 yield PageImage(
                     page=index + 1,
-                    image=_to_uint8(frame),
+                    image=pixels,
                     dpi=dpi,
                     source_dpi=embedded,
                     dpi_estimated=estimated,

@@ -115,3 +115,33 @@ def test_render_huge_header_refused(tmp_path: Path) -> None:
     path.write_bytes(data)
     with pytest.raises(PageTooLargeError, match="limit"):
         list(iter_page_images(path, "png", max_pixels=10_000_000))
+
+
+def _fax(path: Path, dpi: tuple[float, float]) -> None:
+    """A Group 4 black-and-white page with one black band, rows 500 to 519, to follow."""
+    page = np.full((1078, 1728), 255, np.uint8)
+    page[500:520, 100:1600] = 0
+    Image.fromarray(page).convert("1").save(path, compression="group4", dpi=dpi)
+
+
+def test_render_standard_fax_gets_square_pixels(tmp_path: Path) -> None:
+    # 204 x 98 DPI: letters stored half as tall as wide, read as they are, OCR misreads them
+    path = tmp_path / "fax.tif"
+    _fax(path, (204, 98))
+    (page,) = iter_page_images(path, "tiff")
+    assert page.image.shape == (round(1078 * 204 / 98), 1728)
+    assert page.dpi == 204 and not page.dpi_estimated
+    band = np.flatnonzero(page.image[:, 800] < 128)
+    assert abs(band[0] - 500 * 204 / 98) < 3 and abs(len(band) - 20 * 204 / 98) < 3
+
+
+def test_render_square_or_unknown_resolution_keeps_pixels(tmp_path: Path) -> None:
+    from pipeline.io.render import square_pixels
+
+    image = np.zeros((100, 80), np.uint8)
+    for dpi in [(300, 300), (204, 200), None, (204,), (5000, 98), ("x", 98)]:
+        out, info = square_pixels(image, dpi, max_pixels=10**8)
+        assert out is image and info == dpi
+    # past the pixel limit the finer axis comes down instead
+    out, info = square_pixels(image, (200, 100), max_pixels=10_000)
+    assert out.shape == (100, 40) and info == (100, 100)
