@@ -5,7 +5,11 @@ report, a hospital's own bill) can leave it unsure among several types. Most doc
 they are in a heading: "MOTOR VEHICLE ACCIDENT REPORT", "CERTIFICATE OF DIAGNOSIS". A short line
 near the top of the page holding a known title (`data/classify/titles/<lang>.yaml`) multiplies
 that type's score by TITLE_WEIGHT before the scores are renormalised, so a title settles a page
-the model was unsure of, and does not overturn a page it was sure of.
+the model was unsure of, and does not overturn a page it was sure of. A type the title makes
+the likeliest is the page's type even when its weighed score stays under the classifier's
+`min_confidence`. A title of `other` ("EXPLANATION OF BENEFITS") names pages the model never
+saw and takes for what they resemble (a bill): `other` starts as likely as the model's best
+guess, so such a page is `other` whatever the model took it for.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from pipeline.classify.pages import PageLabel, decide_doc_type
 from pipeline.document import Page
 from pipeline.extract.layout import upright_bbox
 
-__all__ = ["TITLE_WEIGHT", "load_titles", "page_title", "weigh_titles"]
+__all__ = ["TITLE_WEIGHT", "load_titles", "load_salutations", "page_title", "weigh_titles"]
 
 TITLE_WEIGHT = 6.0
 """How much likelier a page headed by a type's title is of that type than the model alone said."""
 _TOP = 0.25  # a heading starts in the top quarter of the page
 _MAX_WORDS = 8  # a heading is short; a sentence that mentions "claim form" is not one
 _MIN_SHARE = 0.4  # and the title is a good part of it ("ITEMIZED STATEMENT OF CHARGES")
+_LETTER_TOP = 0.4  # a letter's salutation comes after its letterhead, date and "Re:" line
 _TITLES_DIR = Path(__file__).resolve().parents[1] / "data" / "classify" / "titles"
+_SALUTATIONS_DIR = _TITLES_DIR.parent / "salutations"
 _NOT_A_HEADING = re.compile(r"[\d:]")  # values and labels: "Date of receipt: 03/02/2026"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -39,9 +45,19 @@ def _key(text: str) -> str:
 def load_titles(language: str) -> tuple[tuple[str, str], ...]:
     """(doc_type, title key) pairs of the language, longest title first; none when the
     language has no title list."""
+    return _load_pairs(_TITLES_DIR / f"{language}.yaml")
+
+
+@lru_cache(maxsize=8)
+def load_salutations(language: str) -> tuple[tuple[str, str], ...]:
+    """(doc_type, salutation key) pairs: how a letter of that type opens ("To whom it may
+    concern"), read like titles but further down the page."""
+    return _load_pairs(_SALUTATIONS_DIR / f"{language}.yaml")
+
+
+def _load_pairs(path: Path) -> tuple[tuple[str, str], ...]:
     import yaml
 
-    path = _TITLES_DIR / f"{language}.yaml"
     if not path.is_file():
         return ()
     data: dict[str, list[str]] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -54,15 +70,16 @@ def _upright_top(page: Page, bbox: tuple[float, float, float, float]) -> float:
     return upright_bbox(bbox, page.rotation)[1]
 
 
-def page_title(page: Page, titles: tuple[tuple[str, str], ...]) -> str | None:
-    """The doc type whose title heads the page: the topmost short line near the top holding
-    one (the longest title in it when several match), or None."""
+def page_title(page: Page, titles: tuple[tuple[str, str], ...], top: float = _TOP) -> str | None:
+    """The doc type whose title heads the page: the topmost short line above `top` holding
+    one (the longest title in it when several match), or None. A colon may end the line
+    ("To whom it may concern:")."""
     if not titles:
         return None
     for line in sorted(page.lines, key=lambda ln: _upright_top(page, ln.bbox)):
-        if _upright_top(page, line.bbox) > _TOP:
+        if _upright_top(page, line.bbox) > top:
             break
-        text = line.text
+        text = line.text.rstrip().rstrip(":,")
         if _NOT_A_HEADING.search(text):
             continue
         key = _key(text)
@@ -84,16 +101,28 @@ def weigh_titles(
 ) -> list[PageLabel]:
     """`labels` with each titled page's scores weighed by its title and its type decided
     again; pages without a title, or without scores (empty pages), are left as they are."""
-    titles = load_titles(language)
+    titles, salutations = load_titles(language), load_salutations(language)
     out: list[PageLabel] = []
     for page, label in zip(pages, labels, strict=True):
-        doc_type = page_title(page, titles) if page.words and label.scores else None
+        doc_type = None
+        if page.words and label.scores:
+            doc_type = page_title(page, titles) or page_title(page, salutations, _LETTER_TOP)
         if doc_type is None or doc_type not in label.scores:
             out.append(label)
             continue
-        weighed = {t: p * (TITLE_WEIGHT if t == doc_type else 1.0) for t, p in label.scores.items()}
+        base = dict(label.scores)
+        if doc_type == "other":
+            # A heading that says what the page is not ("EXPLANATION OF BENEFITS", "THIS IS
+            # NOT A BILL"): the model never saw such pages and takes them for what they look
+            # like, so `other` starts as likely as its best guess before the title weighs.
+            base["other"] = max(base.values())
+        weighed = {t: p * (TITLE_WEIGHT if t == doc_type else 1.0) for t, p in base.items()}
         total = sum(weighed.values()) or 1.0
         scores = {t: p / total for t, p in weighed.items()}
         decided, confidence = decide_doc_type(scores, min_confidence)
+        if max(scores, key=scores.__getitem__) == doc_type:
+            # the title's type leads once weighed: the heading decides, however unsure the
+            # model was of the rest (a low confidence still sends the page to review)
+            decided, confidence = doc_type, scores[doc_type]
         out.append(PageLabel(doc_type=decided, confidence=confidence, scores=scores))
     return out

@@ -67,3 +67,53 @@ def test_titles_only_short_headings_near_the_top_count() -> None:
     assert page_title(_page([(0.9, "DISCHARGE SUMMARY")]), titles) is None
     assert page_title(_page([(0.05, "诊断证明书")]), load_titles("zh")) == "diagnosis_certificate"
     assert load_titles("xx") == ()
+
+
+def test_titles_a_leading_title_decides_under_the_models_threshold() -> None:
+    # a police report the model spread over four types: weighed, the title's type leads at
+    # 0.25, under min_confidence, and the page is still the title's type (at that confidence)
+    page = _page([(0.04, "MILLBROOK POLICE DEPARTMENT"), (0.06, "TRAFFIC COLLISION REPORT")])
+    scores = {
+        "accident_report": 0.05,
+        "claim_form": 0.26,
+        "medical_record": 0.22,
+        "invoice": 0.20,
+        "diagnosis_certificate": 0.17,
+        "id_document": 0.08,
+        "other": 0.02,
+    }
+    unsure = PageLabel(doc_type="other", confidence=0.74, scores=scores)
+    (label,) = weigh_titles([page], [unsure], "en", min_confidence=0.45)
+    assert label.doc_type == "accident_report"
+    assert label.confidence == label.scores["accident_report"] < 0.45
+
+
+def test_titles_of_other_overturn_the_look_alike() -> None:
+    # an explanation of benefits has a bill's table; the model, sure, calls it an invoice
+    page = _page([(0.05, "GREAT LAKES HEALTH PLAN"), (0.06, "EXPLANATION OF BENEFITS")])
+    scores = {"invoice": 0.97, "claim_form": 0.01, "id_document": 0.01, "other": 0.01}
+    sure = PageLabel(doc_type="invoice", confidence=0.97, scores=scores)
+    (label,) = weigh_titles([page], [sure], "en", min_confidence=0.45)
+    assert label.doc_type == "other" and label.confidence > 0.8
+
+
+def test_titles_a_physicians_letter_opens_to_whom_it_may_concern() -> None:
+    from pipeline.classify.titles import load_salutations
+
+    lines = [
+        (0.06, "Riverside Cardiology Group"),
+        (0.17, "April 22, 2025"),
+        (0.21, "Re: Jonathan P. Meyer (DOB 10/30/1955)"),
+        (0.26, "To whom it may concern:"),
+        (0.29, "Mr. Meyer has been my patient since 2019. He presented to the emergency"),
+    ]
+    page = _page(lines)
+    assert page_title(page, load_titles("en")) is None  # no heading, and below the top
+    assert page_title(page, load_salutations("en"), top=0.4) == "diagnosis_certificate"
+    scores = {"diagnosis_certificate": 0.31, "medical_record": 0.30, "invoice": 0.17}
+    scores |= {"claim_form": 0.12, "other": 0.10}
+    unsure = PageLabel(doc_type="other", confidence=0.69, scores=scores)
+    (label,) = weigh_titles([page], [unsure], "en", min_confidence=0.45)
+    assert label.doc_type == "diagnosis_certificate"
+    low = _page([(0.05, "Riverside Cardiology Group"), (0.5, "To whom it may concern:")])
+    assert page_title(low, load_salutations("en"), top=0.4) is None
