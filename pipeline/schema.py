@@ -41,7 +41,7 @@ ClaimType = Literal["outpatient", "inpatient", "accident", "critical_illness"]
 CLAIM_TYPES: tuple[str, ...] = ("outpatient", "inpatient", "accident", "critical_illness")
 Status = Literal["ready", "needs_review", "incomplete", "rejected"]
 Severity = Literal["info", "review", "error"]
-CodeSystem = Literal["CPT", "HCPCS", "REV", "other"]
+CodeSystem = Literal["CPT", "HCPCS", "REV", "NDC", "other"]
 FraudBand = Literal["low", "medium", "high", "unscored"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

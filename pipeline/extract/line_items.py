@@ -72,8 +72,16 @@ class _Item:
     in_table: bool = False
 
 
+_NDC = re.compile(r"\d{4}-\d{4}-\d{2}|\d{5}-\d{3}-\d{2}|\d{5}-\d{4}-\d{1,2}")
+"""A National Drug Code as printed, labeler-product-package (4-4-2, 5-3-2, 5-4-1 or the
+11-digit 5-4-2): only with its hyphens, which tell it from any other run of digits."""
+
+
 def code_system_of(code: str) -> str | None:
-    """CPT (99213, 0001F), HCPCS (J1100), revenue code (0450); None when not code-shaped."""
+    """CPT (99213, 0001F), HCPCS (J1100), revenue code (0450), NDC (00093-5057-98); None
+    when not code-shaped."""
+    if _NDC.fullmatch(code):
+        return "NDC"
     if re.fullmatch(r"\d{5}|\d{4}[FTU]", code):
         return "CPT"
     if re.fullmatch(r"[A-EGHJ-MP-V]\d{4}", code):
@@ -104,7 +112,8 @@ def _read_code_repaired(text: str) -> tuple[str, str, bool] | None:
         system = code_system_of(candidate)
         if system:
             return candidate, system, candidate != raw
-    m = re.fullmatch(r"(\d{5})-?[A-Z0-9]{2}", raw)  # CPT with a modifier, 99213-25
+    # CPT with a modifier, "99213-25" or "99213LT"; not seven digits (an Rx number)
+    m = re.fullmatch(r"(\d{5})(?:-[A-Z0-9]{2}|[A-Z][A-Z0-9])", raw)
     if m:
         return m.group(1), "CPT", False
     return None
@@ -162,6 +171,13 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
                 break
         if not matched:
             i += 1
+    price = next((c for c in cols if c.kind == "unit_price"), None)
+    if price and not any(c.kind == "amount" for c in cols):
+        # A receipt's one price column, then what the plan and the patient paid: the price
+        # is what the line cost. (With nothing right of it, the amount's header may just
+        # have been misread: the row's last figure is then the amount, as without a header.)
+        if any(c.kind == _OTHER_MONEY and c.x0 > price.x0 for c in cols):
+            cols = [Column("amount", c.x0, c.x1) if c is price else c for c in cols]
     if len({c.kind for c in cols} - {_OTHER_MONEY}) < 3 or not any(
         c.kind == "amount" for c in cols
     ):
@@ -346,8 +362,8 @@ def _description_text(words: list[str]) -> str | None:
     """The description as printed: marks a scan adds at its ends ("— Injection", "panel -",
     "general.") go, words inside it stay as read."""
     kept = list(words)
-    while kept and _is_mark(kept[0]):
-        kept.pop(0)
+    while kept and (_is_mark(kept[0]) or (kept[0].isdigit() and len(kept[0]) >= 5)):
+        kept.pop(0)  # a mark, or an Rx or item number printed in a column before it
     while kept and _is_mark(kept[-1]):
         kept.pop()
     kept = [w for w in kept if not set(w) <= _SPECKS]

@@ -36,6 +36,7 @@ CODE_SYSTEMS: dict[str, str] = {
     "CPT": "http://www.ama-assn.org/go/cpt",
     "HCPCS": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
     "REV": "https://www.nubc.org/CodeSystem/RevenueCodes",
+    "NDC": "http://hl7.org/fhir/sid/ndc",
 }
 _CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
 _PRIORITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/processpriority"

@@ -906,3 +906,35 @@ def test_line_items_payments_among_the_charges_are_not_items(nlp) -> None:
         ("Returned item fee", 15.0),
         ("Blood count", 28.5),
     ]
+
+
+def test_line_items_code_shapes() -> None:
+    from pipeline.extract.line_items import _read_code
+
+    assert _read_code("99213-25") == ("99213", "CPT")
+    assert _read_code("99213LT") == ("99213", "CPT")
+    assert _read_code("6102458") is None  # an Rx number, not a CPT code with a modifier
+    assert _read_code("00093-5057-98") == ("00093-5057-98", "NDC")
+    assert _read_code("0093-5057-98") == ("0093-5057-98", "NDC")
+    assert _read_code("00093505798") is None  # without hyphens a drug code is any number
+    assert _read_code("J1885") == ("J1885", "HCPCS") and _read_code("0450") == ("0450", "REV")
+
+
+def test_line_items_pharmacy_receipt(nlp) -> None:
+    # Rx number, drug, NDC, quantity, days' supply, prescriber, then the price and what the
+    # plan and the patient paid: the price is the line's amount
+    header = [(0.07, 0.19, "Fill Date"), (0.14, 0.19, "Rx #"), (0.21, 0.19, "Drug Name")]
+    header += [(0.41, 0.19, "NDC"), (0.51, 0.19, "Qty"), (0.54, 0.19, "Days")]
+    header += [(0.58, 0.19, "Prescriber"), (0.72, 0.19, "Price"), (0.78, 0.19, "Plan Paid")]
+    header += [(0.88, 0.19, "You Paid")]
+    row = [(0.07, 0.21, "09/02/2025"), (0.14, 0.21, "6102458")]
+    row += [(0.21, 0.21, "ATORVASTATIN 40 MG TAB"), (0.41, 0.21, "00093-5057-98")]
+    row += [(0.51, 0.21, "30"), (0.56, 0.21, "30"), (0.58, 0.21, "CHEN, L")]
+    row += [(0.71, 0.21, "18.49"), (0.80, 0.21, "12.49"), (0.91, 0.21, "6.00")]
+    (item,) = extract_document("invoice", [scan([header, row])], nlp).line_items
+    assert (item.code, item.code_system, item.description) == (
+        "00093-5057-98",
+        "NDC",
+        "ATORVASTATIN 40 MG TAB",
+    )
+    assert (item.quantity, item.amount, item.service_date) == (30.0, 18.49, "2025-09-02")
