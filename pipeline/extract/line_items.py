@@ -119,6 +119,7 @@ def _read_code_repaired(text: str) -> tuple[str, str, bool] | None:
     return None
 
 
+_FIGURE_CELLS = ("quantity", "unit_price", "amount", "other_money")
 _OTHER_MONEY = "other_money"
 """Columns of paid, adjusted or owed money beside the charge; a table may have several."""
 
@@ -171,13 +172,16 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
                 break
         if not matched:
             i += 1
+    # A receipt's one price column, then what the plan and the patient paid: the price is
+    # what the line cost. (With nothing right of it, the amount's header may just have been
+    # misread: the row's last figure is then the amount, as without a header.)
     price = next((c for c in cols if c.kind == "unit_price"), None)
-    if price and not any(c.kind == "amount" for c in cols):
-        # A receipt's one price column, then what the plan and the patient paid: the price
-        # is what the line cost. (With nothing right of it, the amount's header may just
-        # have been misread: the row's last figure is then the amount, as without a header.)
-        if any(c.kind == _OTHER_MONEY and c.x0 > price.x0 for c in cols):
-            cols = [Column("amount", c.x0, c.x1) if c is price else c for c in cols]
+    if (
+        price
+        and not any(c.kind == "amount" for c in cols)
+        and any(c.kind == _OTHER_MONEY and c.x0 > price.x0 for c in cols)
+    ):
+        cols = [Column("amount", c.x0, c.x1) if c is price else c for c in cols]
     if len({c.kind for c in cols} - {_OTHER_MONEY}) < 3 or not any(
         c.kind == "amount" for c in cols
     ):
@@ -258,16 +262,25 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
             used.add(row.index(cell))
             item.key_tokens.append(cell)
     code_pool = cells.get("code") or row
-    for tok in code_pool:
-        i = row.index(tok)
-        if i in used:
-            continue
-        read = _read_code_repaired(tok.text)
-        if read:
-            item.code, item.code_system, item.code_repaired = read
-            item.code_token = tok
-            item.key_tokens.append(tok)
-            used.add(i)
+    figures = {id(t) for kind in _FIGURE_CELLS for t in cells.get(kind, [])}
+    first_money = min((t.bbox[0] for t, _ in _money_tokens(row, lang)), default=2.0)
+    beside = [t for t in row if id(t) not in figures and t.bbox[2] <= first_money]
+    for pool in (code_pool, beside):
+        # a revenue code first, as UB-04 lines print it ("0450 EMERGENCY ROOM 99284"): the
+        # procedure code beside it says more, and is no word of the description (only left
+        # of the row's figures: "20298" there is an amount that lost its point)
+        for tok in pool:
+            i = row.index(tok)
+            if i in used:
+                continue
+            read = _read_code_repaired(tok.text)
+            if read and (item.code is None or (read[1] in ("CPT", "HCPCS") and not read[2])):
+                item.code, item.code_system, item.code_repaired = read
+                item.code_token = tok
+                item.key_tokens.append(tok)
+                used.add(i)
+                break
+        if item.code_system != "REV":
             break
     money = [(t, v) for t, v in _money_tokens(row, lang) if row.index(t) not in used]
     if cols:

@@ -938,3 +938,20 @@ def test_line_items_pharmacy_receipt(nlp) -> None:
         "ATORVASTATIN 40 MG TAB",
     )
     assert (item.quantity, item.amount, item.service_date) == (30.0, 18.49, "2025-09-02")
+
+
+def test_line_items_revenue_code_beside_a_procedure_code(nlp) -> None:
+    # a hospital's UB-04-style lines: revenue code, description, HCPCS, date, units, charge;
+    # the procedure code is the line's code and no word of its description. Right of the
+    # row's first figure, a five-digit number is an amount that lost its point, not a code.
+    rows = [
+        [(0.07, 0.23, "0450"), (0.15, 0.23, "EMERGENCY ROOM"), (0.39, 0.23, "99284")],
+        [(0.54, 0.23, "08/15/25"), (0.74, 0.23, "1"), (0.86, 0.23, "1,980.00")],
+        [(0.07, 0.25, "0250"), (0.15, 0.25, "PHARMACY"), (0.54, 0.25, "08/15/25")],
+        [(0.74, 0.25, "3"), (0.80, 0.25, "67.50"), (0.89, 0.25, "20250")],
+    ]
+    items = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert [(i.code, i.code_system, i.description) for i in items] == [
+        ("99284", "CPT", "EMERGENCY ROOM"),
+        ("0250", "REV", "PHARMACY"),
+    ]
