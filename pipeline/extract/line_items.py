@@ -393,15 +393,16 @@ def _description_text(words: list[str]) -> str | None:
     return " ".join(w for w in kept if w) or None
 
 
-def _is_credit(item: _Item, vocab: LangVocab) -> bool:
-    """A row that pays or credits: a negative amount, or a credit word in its description
-    (whole words where the language spaces them, anywhere in the text where it does not)."""
+def _is_non_charge(item: _Item, vocab: LangVocab) -> bool:
+    """A row that pays, credits or carries a balance: a negative amount, or a non-charge
+    word in its description (whole words where the language spaces them, anywhere in the
+    text where it does not)."""
     if item.amount is not None and item.amount < 0:
         return True
     words = {norm(w) for w in item.description}
     text = norm("".join(item.description))
     return any(
-        norm(c) in words if c.isascii() else norm(c) in text for c in vocab.table.credit_words
+        norm(c) in words if c.isascii() else norm(c) in text for c in vocab.table.non_charge_words
     )
 
 
@@ -469,8 +470,9 @@ def extract_line_items(
             if cols is None and not any(_read_code(t.text) for t in row):
                 continue
             item = _parse_row(row, cols, vocab)
-            if item.code is None and item.amount is not None and _is_credit(item, vocab):
-                # a payment or adjustment printed among the charges: not a service billed
+            if item.code is None and item.amount is not None and _is_non_charge(item, vocab):
+                # a payment, an adjustment or a balance brought forward among the charges
+                # is no service billed
                 table_lines |= {t.line_index for t in row}
                 prev = None
                 continue

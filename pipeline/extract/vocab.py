@@ -79,9 +79,10 @@ class TableVocab(_Strict):
         list[str],
     ]
     stop_labels: list[str]
-    credit_words: list[str] = Field(default_factory=list)
-    """Words of a row that pays or credits rather than charges ("Insurance payment"): a row
-    without a procedure code holding one is not a line item."""
+    non_charge_words: list[str] = Field(default_factory=list)
+    """Words of a row that is no charge: a payment, adjustment or credit ("Insurance
+    payment"), a balance brought forward. A row without a procedure code holding one is not
+    a line item."""
 
 
 class LangVocab(_Strict):

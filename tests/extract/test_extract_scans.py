@@ -893,7 +893,8 @@ def test_line_items_payments_among_the_charges_are_not_items(nlp) -> None:
             [(0.80, 0.34, "($80.00)")],
             [(0.05, 0.36, "03/11/2026"), (0.25, 0.36, "Contractual adjustment")],
             [(0.80, 0.36, "20.00")],
-            [(0.05, 0.38, "03/12/2026"), (0.25, 0.38, "Returned item fee")],  # no credit word
+            [(0.25, 0.37, "Balance forward from page 1"), (0.80, 0.37, "506.00")],
+            [(0.05, 0.38, "03/12/2026"), (0.25, 0.38, "Returned item fee")],  # no such word
             [(0.80, 0.38, "15.00")],
             [(0.05, 0.40, "03/12/2026"), (0.15, 0.40, "85025"), (0.25, 0.40, "Blood count")],
             [(0.80, 0.40, "$28.50")],
@@ -955,3 +956,15 @@ def test_line_items_revenue_code_beside_a_procedure_code(nlp) -> None:
         ("99284", "CPT", "EMERGENCY ROOM"),
         ("0250", "REV", "PHARMACY"),
     ]
+
+
+def test_fields_invoice_total_is_what_was_billed_not_the_balance(nlp) -> None:
+    p = scan(
+        [
+            [(0.07, 0.10, "ITEMIZED STATEMENT")],
+            [(0.55, 0.60, "Total Charges"), (0.80, 0.60, "$10,616.50")],
+            [(0.55, 0.62, "Insurance Payments"), (0.80, 0.62, "(8,250.00)")],
+            [(0.55, 0.64, "Balance Due"), (0.80, 0.64, "$2,366.50")],
+        ]
+    )
+    assert extract_document("invoice", [p], nlp).fields["total"].value == 10616.5
