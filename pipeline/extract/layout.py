@@ -31,6 +31,11 @@ __all__ = [
 # OCR specks and quote marks that cling to word edges ("1431794209\"", "‘Service", "99285 ©")
 _EDGE_JUNK = "\"“”‘’«»©®°•·~^`'"
 _NORM = re.compile(r"[^0-9a-z#\u4e00-\u9fff]+")
+# A form's dot leader or fill-in rule ("Name of Patient ..........") and what OCR makes of
+# one on a scan: ".................000065", "1.0.0...", "..............0.cccecceeeeeeee"
+_LEADER_RUN = re.compile(r"[.…_·]{3,}")
+_LEADER_CHARS = ".…_·:;"
+_REPEATED = re.compile(r"(.)\1\1")
 _GLUED = re.compile(r"^([^\W\d_][^:：]*[:：])(\S.*)$")
 
 
@@ -203,7 +208,7 @@ def layout_lines(pages: list[Page]) -> list[LayoutLine]:
         for line in page.lines:
             ll = LayoutLine(page_index=p_idx, index=len(out))
             for word in line.words:
-                text = word.text.strip().strip(_EDGE_JUNK)
+                text = _without_leader(word.text.strip().strip(_EDGE_JUNK))
                 if not text:
                     continue
                 upright = _deskew(upright_bbox(word.bbox, page.rotation), slope, aspect)
@@ -218,6 +223,18 @@ def layout_lines(pages: list[Page]) -> list[LayoutLine]:
                 )
                 out.append(ll)
     return _join_split_phrases(out)
+
+
+def _without_leader(text: str) -> str:
+    """`text` without the dot leader glued to it, or "" when the word is all leader: a dot
+    run with fewer than four other characters, or with a character three times over (the
+    dots read as "000065" or "cccecceee")."""
+    if not _LEADER_RUN.search(text):
+        return text
+    rest = "".join(ch for ch in text if ch not in _LEADER_CHARS)
+    if len(rest) < 4 or _REPEATED.search(rest):
+        return ""
+    return text.strip(_LEADER_CHARS)
 
 
 _PHRASE_GAP = 2.0  # line heights: wider gaps separate columns, narrower ones words

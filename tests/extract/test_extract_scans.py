@@ -968,3 +968,32 @@ def test_fields_invoice_total_is_what_was_billed_not_the_balance(nlp) -> None:
         ]
     )
     assert extract_document("invoice", [p], nlp).fields["total"].value == 10616.5
+
+
+def test_fields_dot_leaders_a_scan_reads_as_junk(nlp) -> None:
+    # "Name of Patient ........ Darnell J. Whitfield": on a scan the dots read as a word
+    p = scan(
+        [
+            [(0.11, 0.24, "Name of Patient"), (0.21, 0.24, ".................000065")],
+            [(0.32, 0.24, "Darnell J. Whitfield")],
+            [(0.54, 0.24, "Policy No."), (0.61, 0.24, "1.0.0..."), (0.72, 0.24, "PPO-55120-07")],
+            [(0.11, 0.26, "Birth Date"), (0.18, 0.26, "..............0.cccecceeeeeeee")],
+            [(0.32, 0.26, "11/02/1981"), (0.54, 0.26, "Member Number")],
+            [(0.65, 0.26, "...........W8821047733")],
+        ]
+    )
+    fields = extract_document("claim_form", [p], nlp).fields
+    assert fields["patient_name"].value == "Darnell J. Whitfield"
+    assert fields["policy_number"].value == "PPO-55120-07"
+    assert fields["patient_dob"].value == "1981-11-02"
+    assert fields["member_id"].value == "W8821047733"
+
+
+def test_layout_leader_words() -> None:
+    from pipeline.extract.layout import _without_leader
+
+    assert _without_leader(".................000065") == ""
+    assert _without_leader("1.0.0...") == ""
+    assert _without_leader("...........W8821047733") == "W8821047733"
+    assert _without_leader("$1,234.56...") == "$1,234.56"
+    assert _without_leader("J.") == "J." and _without_leader("U.S.A.") == "U.S.A."
