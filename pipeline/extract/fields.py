@@ -859,11 +859,40 @@ def _tick_before(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
             prev = tokens[end - n : end]
             if tokens[end].bbox[0] - prev[-1].bbox[2] > _MARK_GAP:
                 continue
-            joined = "".join(t.text for t in prev)
+            joined = "".join(t.text for t in prev).strip(_RULE_SPECKS)
             if joined in ticks:
                 return True
             if joined in unticks:
                 return False
+    return None
+
+
+_RULE_SPECKS = "_"
+"""A fill-in rule's end a reader glues to a box ("_[X]")."""
+_PHRASE_WORDS = 5
+"""How many words an option's phrase may run between its box and the claim type's word
+("☒ Doctor's office / outpatient care")."""
+
+
+def _box_of_phrase(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
+    """The state of the nearest box before token i, a few words back: an option's phrase
+    runs from its box to the next box. None when no box is that close, when the word
+    carries a box of its own ("(]critical"), or when another option's word comes first."""
+    if not tokens[i].text[:1].isalnum():
+        return None
+    ticks, unticks = set(vocab.tick_marks), set(vocab.untick_marks)
+    options = {norm(phrase.split()[0]) for words in vocab.claim_types.values() for phrase in words}
+    for j in range(i - 1, max(-1, i - 1 - _PHRASE_WORDS), -1):
+        text = tokens[j].text.strip(_RULE_SPECKS)
+        if text in ticks:
+            return True
+        if text in unticks:
+            return False
+        word = tokens[j].norm
+        if any(
+            option and word.endswith(option) and len(word) - len(option) <= 2 for option in options
+        ):
+            return None  # another option's word, a mark glued on or not ("MAccident")
     return None
 
 
@@ -936,6 +965,8 @@ def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Opti
                         if ticked is None and speck is not None:
                             ticked = _speck_state(speck.text)
                             marked = ticked is None
+                        if ticked is None and speck is None:
+                            ticked = _box_of_phrase(line.tokens, i, vocab)
                         mark = speck.text if speck is not None else ""
                         found.append(_Option(ctype, toks, ticked, marked, mark))
     return found

@@ -997,3 +997,34 @@ def test_layout_leader_words() -> None:
     assert _without_leader("...........W8821047733") == "W8821047733"
     assert _without_leader("$1,234.56...") == "$1,234.56"
     assert _without_leader("J.") == "J." and _without_leader("U.S.A.") == "U.S.A."
+
+
+def test_fields_claim_type_box_a_few_words_before_its_option(nlp) -> None:
+    def claim_type(*phrases: Placed) -> str | None:
+        page = scan([[(0.07, 0.10, "CLAIM FORM")], list(phrases)])
+        return extract_document("claim_form", [page], nlp).fields["claim_type"].value
+
+    # "☒ Doctor's office / outpatient care": the box starts the option's phrase
+    assert (
+        claim_type(
+            (0.10, 0.14, "This claim is for:"),
+            (0.28, 0.14, "☒ Doctor's office / outpatient care"),
+            (0.53, 0.14, "☐ Hospital stay ☐ Accident ☐ Critical illness"),
+        )
+        == "outpatient"
+    )
+    assert (
+        claim_type(
+            (0.09, 0.14, "☐ Outpatient / Physician"),
+            (0.28, 0.14, "_[X] Inpatient Hospital ☐ Accident ☐ Critical Illness"),
+        )
+        == "inpatient"
+    )
+    # a box OCR glued onto the option's own word is that option's box, not the one before
+    assert (
+        claim_type(
+            (0.07, 0.14, "☐ Outpatient ☐ Inpatient / Hospital"),
+            (0.45, 0.14, "☒ MAccident (]critical Illness"),
+        )
+        == "accident"
+    )
