@@ -646,6 +646,12 @@ def _below(
         (o for o in lines if o.page_index == line.page_index and o.index != line.index),
         key=lambda o: o.bbox[1],
     )
+    # boxes stay: "☐ M ☒ F" under "Sex" is a choice, not the letters "M F"
+    boxes = {*vocab.tick_marks, *vocab.untick_marks}
+
+    def kept(t: Tok) -> bool:
+        return any(c.isalnum() for c in t.text) or t.text in boxes
+
     for first in below:
         top = first.bbox[1]
         if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
@@ -658,11 +664,11 @@ def _below(
             for t in o.tokens
             if x0 - 0.02 <= t.xc < bound
             and t.bbox[2] > x0 - 0.01
-            and (any(c.isalnum() for c in t.text) or t.text in ("-", "/"))
+            and (kept(t) or t.text in ("-", "/"))
         ]
-        while toks and not any(c.isalnum() for c in toks[-1].text):
+        while toks and not kept(toks[-1]):
             toks.pop()
-        while toks and not any(c.isalnum() for c in toks[0].text):
+        while toks and not kept(toks[0]):
             toks.pop(0)  # a hyphen OCR set apart stays only inside a value ("POL - 6603894")
         if not toks:
             continue  # nothing, or only OCR specks (":" ";" "-") under the label

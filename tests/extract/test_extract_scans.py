@@ -1028,3 +1028,14 @@ def test_fields_claim_type_box_a_few_words_before_its_option(nlp) -> None:
         )
         == "accident"
     )
+
+
+def test_fields_sex_boxes_under_the_label(nlp) -> None:
+    p = scan(
+        [
+            [(0.07, 0.226, "Date of Birth (MM/DD/YYYY)"), (0.37, 0.226, "Sex")],
+            [(0.59, 0.226, "Telephone")],
+            [(0.07, 0.240, "07/14/1958"), (0.38, 0.240, "☐ M ☒ F"), (0.60, 0.240, "(717)")],
+        ]
+    )
+    assert extract_document("claim_form", [p], nlp).fields["patient_sex"].value == "F"
