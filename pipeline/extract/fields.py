@@ -726,6 +726,33 @@ def _table_header_lines(pages: list[Page], lines: list[LayoutLine], vocab: LangV
     return out
 
 
+_PROSE_REACH = 8
+"""Words after "admitted" in which its date may come ("admitted to Mercy Lakes Hospital on
+January 12, 2025")."""
+
+
+def _date_in_prose(
+    name: str, lines: list[LayoutLine], words: list[str], lang: str
+) -> _Candidate | None:
+    """The first date a few words after one of `words` in running text (across a line
+    break), read as a pattern: no label vouches for it."""
+    keys = {norm(w) for w in words}
+    toks = [t for line in lines for t in line.tokens]
+    for i, tok in enumerate(toks):
+        if tok.norm not in keys:
+            continue
+        after = toks[i + 1 : i + 1 + _PROSE_REACH]
+        text, offsets = joined_text(after)
+        for found in find_dates(text, lang)[:1]:
+            used = [
+                t
+                for t, off in zip(after, offsets, strict=True)
+                if off < found.end and off + len(t.text) > found.start
+            ]
+            return _Candidate(name, found.value.isoformat(), used, "pattern", None, 0.5)
+    return None
+
+
 def _provider_fallback(
     lines: list[LayoutLine], vocab: LangVocab, label_lines: set[int]
 ) -> _Candidate | None:
@@ -1152,6 +1179,12 @@ def extract_fields(
         fb = _provider_fallback(lines, vocab, label_lines)
         if fb:
             cands["provider_name"] = [fb]
+    for name in wanted:
+        fv = vocab.fields.get(name)
+        if fv is not None and fv.in_prose and fv.kind == "date" and not cands.get(name):
+            found = _date_in_prose(name, lines, fv.in_prose, vocab.language)
+            if found is not None:
+                cands[name] = [found]
     if "provider_npi" in wanted and not cands.get("provider_npi"):
         fb = _npi_fallback(lines)
         if fb:

@@ -66,6 +66,11 @@ class FieldVocab(_Strict):
     prefer: list[str] = Field(
         default_factory=list, description="labels whose value wins over other labels' values"
     )
+    in_prose: list[str] = Field(
+        default_factory=list,
+        description="words that announce a date a few words on in running text, when no "
+        "label gives it ('was admitted to Mercy Hospital on January 12, 2025')",
+    )
 
 
 class TableVocab(_Strict):

@@ -1039,3 +1039,29 @@ def test_fields_sex_boxes_under_the_label(nlp) -> None:
         ]
     )
     assert extract_document("claim_form", [p], nlp).fields["patient_sex"].value == "F"
+
+
+def test_fields_admission_and_discharge_dates_in_prose(nlp) -> None:
+    lines = [
+        "Mr. Hughes is a 75-year-old man with severe COPD who was admitted to Mercy Lakes",
+        "Hospital on January 12, 2025 after three days of worsening dyspnea.",
+        "He improved steadily and was discharged home on January 18, 2025 with home health.",
+        "Pulmonology clinic with Dr. Anand on January 27, 2025.",
+    ]
+    p = scan([[(0.07, 0.15 + 0.02 * i, text)] for i, text in enumerate(lines)])
+    fields = extract_document("medical_record", [p], nlp).fields
+    assert fields["admission_date"].value == "2025-01-12"
+    assert fields["discharge_date"].value == "2025-01-18"
+    # no label vouches for them: less sure than a labelled date
+    assert fields["admission_date"].confidence < 0.95
+
+
+def test_fields_emergency_arrival_is_the_visit_date(nlp) -> None:
+    p = scan(
+        [
+            [(0.07, 0.10, "Patient: Tyler J Brennan"), (0.49, 0.10, "Arrival Date/Time:")],
+            [(0.65, 0.10, "08/15/2025 18:20")],
+            [(0.07, 0.11, "DOB: 12/02/1996"), (0.49, 0.11, "Mode of arrival: Ambulance")],
+        ]
+    )
+    assert extract_document("medical_record", [p], nlp).fields["visit_date"].value == "2025-08-15"
