@@ -8,6 +8,7 @@ diagnosis label: otherwise zip codes, HCPCS codes (J1100) and ids would become d
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from pipeline.document import Page
 from pipeline.extract import icd10cm as icd
@@ -96,8 +97,11 @@ def _fit_description(code: str, line: LayoutLine, index: int) -> str:
     return best if best_fit >= _FIT_SWITCH and best_fit - current >= 0.25 else code
 
 
-def _starts_with_code(line: LayoutLine) -> bool:
-    raw = _raw_code(line.tokens[0].text)
+def _starts_with_code(line: LayoutLine, boxes: Collection[str] = ()) -> bool:
+    first = next((t for t in line.tokens if t.text not in boxes), None)
+    if first is None:
+        return False
+    raw = _raw_code(first.text)
     return raw[:1].isalpha() and normalize_icd10(raw, repair_first=False) is not None
 
 
@@ -139,12 +143,23 @@ def _joined_tail(line: LayoutLine, index: int, code: str) -> tuple[str, int] | N
 
 
 def _context_lines(lines: list[LayoutLine], vocab: LangVocab) -> set[int]:
-    """Lines that carry a diagnosis label, and the few lines under each (a diagnosis block)."""
+    """Lines that carry a diagnosis label, and the few lines under each (a diagnosis block).
+
+    A block runs on past those while its lines start with a code: a list or a table of
+    codes is one block however long ("R07.89 ... / I48.0 ... / I10 Essential hypertension"),
+    boxes before the codes allowed ("☐ I10  Essential hypertension")."""
     keys = {norm(w) for w in vocab.diagnosis_context}
+    boxes = {*vocab.tick_marks, *vocab.untick_marks}
     marked: set[int] = set()
     for line in lines:
         if any(t.norm in keys or t.norm.rstrip("s") in keys for t in line.tokens):
             marked.update(range(line.index, line.index + 6))
+        elif (
+            {line.index - 1, line.index - 2} & marked
+            and line.index not in marked
+            and _starts_with_code(line, boxes)
+        ):
+            marked.update(range(line.index, line.index + 2))  # the code and its description
     return marked
 
 
@@ -158,6 +173,8 @@ def extract_diagnoses(
     """Distinct diagnoses in page order; `exclude` holds tokens already read as line-item codes."""
     exclude = exclude or set()
     context = _context_lines(lines, vocab)
+    # empty boxes, but not a lone "[", "(" or "O" that may belong to the code's own print
+    unticked = {m for m in vocab.untick_marks if not (len(m) == 1 and m.isascii())}
     seen: dict[str, int] = {}
     out: list[Diagnosis] = []
     evidence: list[ValueEvidence] = []
@@ -170,6 +187,8 @@ def extract_diagnoses(
             raw = _raw_code(tok.text)
             if not _CODE_LIKE.match(raw) or not any(c.isdigit() for c in raw):
                 continue  # no digit at all: a word ("MILLS" is not M11.15 repaired)
+            if index and line.tokens[index - 1].text in unticked:
+                continue  # an option of a checklist nobody ticked ("☐ J02.9 Acute pharyngitis")
             dotted = bool(_DOTTED.match(raw))
             marked = in_context and _marked(lines, line, index)
             if not dotted and (not in_context or not (raw[0].isalpha() or marked)):

@@ -1065,3 +1065,28 @@ def test_fields_emergency_arrival_is_the_visit_date(nlp) -> None:
         ]
     )
     assert extract_document("medical_record", [p], nlp).fields["visit_date"].value == "2025-08-15"
+
+
+def _dx(rows: list[list[Placed]], nlp) -> list[str]:
+    return [d.code for d in extract_document("medical_record", [scan(rows)], nlp).diagnoses]
+
+
+def test_diagnoses_a_table_of_codes_is_one_block_however_long(nlp) -> None:
+    # undotted "I10" counts only inside a diagnosis block; the block is the whole table
+    rows: list[list[Placed]] = [[(0.10, 0.30, "IMPRESSION")], [(0.10, 0.33, "ICD-10 Description")]]
+    table = [("R07.89", "Other chest pain"), ("I48.0", "Paroxysmal atrial fibrillation")]
+    table += [("E78.5", "Hyperlipidemia, unspecified"), ("I10", "Essential hypertension")]
+    for i, (code, text) in enumerate(table):
+        rows += [[(0.10, 0.35 + 0.02 * i, code)], [(0.23, 0.35 + 0.02 * i, text)]]
+    rows += [[(0.10, 0.50, "PLAN: follow up in two weeks; BP 110 over 70.")]]
+    assert _dx(rows, nlp) == ["R07.89", "I48.0", "E78.5", "I10"]
+
+
+def test_diagnoses_unticked_options_of_a_checklist_are_not_diagnoses(nlp) -> None:
+    rows: list[list[Placed]] = [
+        [(0.07, 0.36, "DIAGNOSIS (ICD-10)")],
+        [(0.07, 0.38, "☒ J02.0 Streptococcal pharyngitis"), (0.51, 0.38, "☐ J02.9 Acute")],
+        [(0.07, 0.39, "☐ J06.9 Acute URI"), (0.51, 0.39, "☒ Z23 Encounter for immunization")],
+        [(0.07, 0.41, "☐ I10 Essential hypertension"), (0.51, 0.41, "☐ E11.9 Type 2 DM")],
+    ]
+    assert _dx(rows, nlp) == ["J02.0", "Z23"]
