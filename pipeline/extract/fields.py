@@ -219,6 +219,8 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
     label whose first word OCR garbled ("Mciraer ID").
     """
     toks = line.tokens
+    if toks[hit.start].text.startswith("(") and len(norm(hit.label)) >= 3:
+        return True  # an aside opened by a label: "Re: Jonathan P. Meyer (DOB 10/30/1955)"
     if hit.start > 2 and hit.end - hit.start == 1 and norm(hit.label) in _HEAD_LABELS:
         before = toks[hit.start - 1]
         near = toks[hit.start].bbox[0] - before.bbox[2] < 2.0 * max(toks[hit.start].height, 0.005)
@@ -244,6 +246,13 @@ def _starts_phrase(line: LayoutLine, hit: LabelHit) -> bool:
         return True  # after a speck the reader printed for dirt or a form rule (";", "_")
     if toks[hit.start - 1].text.endswith(",") and len(norm(hit.label)) > 3:
         return True  # "..., born 1960" yes; "Boise, ID 83702" is a state, not a label
+    previous = toks[hit.start - 1].text
+    if (
+        sum(c.isdigit() for c in previous) >= 4
+        and not any(c.isalpha() for c in previous)
+        and len(norm(hit.label)) > 3
+    ):
+        return True  # after another label's number: "NPI 1648293714 Federal Tax ID 23-..."
     gap = toks[hit.start].bbox[0] - toks[hit.start - 1].bbox[2]
     return gap > 2.0 * max(toks[hit.start].height, 0.005)
 

@@ -1090,3 +1090,23 @@ def test_diagnoses_unticked_options_of_a_checklist_are_not_diagnoses(nlp) -> Non
         [(0.07, 0.41, "☐ I10 Essential hypertension"), (0.51, 0.41, "☐ E11.9 Type 2 DM")],
     ]
     assert _dx(rows, nlp) == ["J02.0", "Z23"]
+
+
+def test_fields_labels_after_a_number_or_opening_an_aside(nlp) -> None:
+    bill = scan(
+        [
+            [(0.07, 0.06, "St. Brendan Regional Medical Center")],
+            [(0.07, 0.085, "NPI 1648293714 Federal Tax ID 23-1352290")],
+        ]
+    )
+    assert extract_document("invoice", [bill], nlp).fields["tax_id"].value == "23-1352290"
+    letter = scan(
+        [
+            [(0.12, 0.165, "April 22, 2025")],
+            [(0.12, 0.215, "Re: Jonathan P. Meyer (DOB 10/30/1955)")],
+            [(0.12, 0.258, "To whom it may concern:")],
+        ]
+    )
+    fields = extract_document("diagnosis_certificate", [letter], nlp).fields
+    assert fields["patient_name"].value == "Jonathan P. Meyer"
+    assert fields["patient_dob"].value == "1955-10-30"
