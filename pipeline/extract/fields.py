@@ -508,8 +508,23 @@ def _same_level(a: Tok, b: Tok) -> bool:
 
 _NAME_SUFFIXES = frozenset(
     {"jr", "sr", "ii", "iii", "iv", "md", "do", "phd", "rn", "np", "pa", "pac", "dds", "dmd",
-     "dc", "od", "dpm", "crna", "aprn", "lpn", "esq", "mbbs", "facp"}
+     "dc", "od", "dpm", "crna", "aprn", "lpn", "esq", "mbbs", "facp", "facc", "facs",
+     "faap", "facog", "mph", "frcp"}
 )  # fmt: skip
+
+
+def _signature_name(lines: list[LayoutLine], vocab: LangVocab) -> _Candidate | None:
+    """The physician who signs: the last line that is a name and a degree and nothing else
+    ("Rahul Menon, MD" under "Sincerely,"), as a letter's signature block prints it. A
+    letterhead listing the practice's physicians comes first and loses to it."""
+    for line in reversed(lines):
+        toks = line.tokens
+        if len(toks) < 3 or norm(toks[-1].text) not in _NAME_SUFFIXES:
+            continue
+        read = _read_value("name", toks, vocab)
+        if read is not None and len(read[1]) == len(toks):
+            return _Candidate("physician_name", read[0], read[1], "pattern", None, 0.5)
+    return None
 
 
 def _given_name_first(name: str) -> str:
@@ -1194,6 +1209,10 @@ def extract_fields(
             found = _date_in_prose(name, lines, fv.in_prose, vocab.language)
             if found is not None:
                 cands[name] = [found]
+    if "physician_name" in wanted and not cands.get("physician_name"):
+        signed = _signature_name(lines, vocab)
+        if signed is not None:
+            cands["physician_name"] = [signed]
     if "provider_npi" in wanted and not cands.get("provider_npi"):
         fb = _npi_fallback(lines)
         if fb:

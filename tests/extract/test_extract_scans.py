@@ -1110,3 +1110,21 @@ def test_fields_labels_after_a_number_or_opening_an_aside(nlp) -> None:
     fields = extract_document("diagnosis_certificate", [letter], nlp).fields
     assert fields["patient_name"].value == "Jonathan P. Meyer"
     assert fields["patient_dob"].value == "1955-10-30"
+
+
+def test_fields_the_physician_who_signs_a_letter(nlp) -> None:
+    letter = scan(
+        [
+            [(0.12, 0.06, "Riverside Cardiology Group")],
+            [(0.12, 0.086, "Elena Vasquez, MD, FACC"), (0.32, 0.086, "Samuel Park, MD")],
+            [(0.12, 0.26, "To whom it may concern:")],
+            [(0.12, 0.29, "Mr. Meyer has been my patient since 2019.")],
+            [(0.12, 0.49, "Yours sincerely,")],
+            [(0.12, 0.558, "Elena Vasquez, MD, FACC")],
+            [(0.12, 0.578, "Interventional Cardiology")],
+        ]
+    )
+    fields = extract_document("diagnosis_certificate", [letter], nlp).fields
+    assert fields["physician_name"].value == "Elena Vasquez, MD, FACC"
+    assert fields["physician_name"].source is not None
+    assert fields["physician_name"].source.bbox[1] > 0.5  # the signature, not the letterhead
