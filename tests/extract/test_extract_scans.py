@@ -1128,3 +1128,23 @@ def test_fields_the_physician_who_signs_a_letter(nlp) -> None:
     assert fields["physician_name"].value == "Elena Vasquez, MD, FACC"
     assert fields["physician_name"].source is not None
     assert fields["physician_name"].source.bbox[1] > 0.5  # the signature, not the letterhead
+
+
+def test_fields_another_cells_label_is_no_name(nlp) -> None:
+    # a police report's row of cells: the name is under its label; the next cell's label
+    # beside it, in capitals, reads like a name but is none
+    p = scan(
+        [
+            [(0.07, 0.05, "TRAFFIC COLLISION REPORT")],
+            [(0.06, 0.193, "NAME (LAST, FIRST, MIDDLE)")],
+            [(0.46, 0.193, "DATE OF BIRTH")],
+            [(0.64, 0.193, "SEX")],
+            [(0.72, 0.193, "DRIVER LICENSE NO.")],
+            [(0.07, 0.205, "BRENNAN, TYLER JAMES")],
+            [(0.46, 0.205, "12/02/1996")],
+            [(0.64, 0.205, "M")],
+            [(0.73, 0.205, "8MKT441")],
+        ]
+    )
+    name = extract_document("accident_report", [p], nlp).fields["patient_name"].value
+    assert name == "TYLER JAMES BRENNAN"
