@@ -112,9 +112,9 @@ def weigh_titles(
             continue
         base = dict(label.scores)
         if doc_type == "other":
-            # A heading that says what the page is not ("EXPLANATION OF BENEFITS", "THIS IS
-            # NOT A BILL"): the model never saw such pages and takes them for what they look
-            # like, so `other` starts as likely as its best guess before the title weighs.
+            # A heading that names none of the claim documents ("EXPLANATION OF BENEFITS"):
+            # the model never saw such pages and takes them for what they look like, so
+            # `other` starts as likely as its best guess before the title weighs.
             base["other"] = max(base.values())
         weighed = {t: p * (TITLE_WEIGHT if t == doc_type else 1.0) for t, p in base.items()}
         total = sum(weighed.values()) or 1.0

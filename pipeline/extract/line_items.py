@@ -264,8 +264,8 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
     code_pool = cells.get("code") or row
     figures = {id(t) for kind in _FIGURE_CELLS for t in cells.get(kind, [])}
     first_money = min((t.bbox[0] for t, _ in _money_tokens(row, lang)), default=2.0)
-    beside = [t for t in row if id(t) not in figures and t.bbox[2] <= first_money]
-    for pool in (code_pool, beside):
+    before_figures = [t for t in row if id(t) not in figures and t.bbox[2] <= first_money]
+    for pool in (code_pool, before_figures):
         # a revenue code first, as UB-04 lines print it ("0450 EMERGENCY ROOM 99284"): the
         # procedure code beside it says more, and is no word of the description (only left
         # of the row's figures: "20298" there is an amount that lost its point)
@@ -284,8 +284,8 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
             break
     money = [(t, v) for t, v in _money_tokens(row, lang) if row.index(t) not in used]
     if cols:
-        beside = cells.get(_OTHER_MONEY, [])
-        money = [(t, v) for t, v in money if t not in beside]
+        paid = cells.get(_OTHER_MONEY, [])
+        money = [(t, v) for t, v in money if t not in paid]
         amt = [(t, v) for t, v in money if t in cells.get("amount", [])]
         price = [(t, v) for t, v in money if t in cells.get("unit_price", [])]
         if not amt and money:
