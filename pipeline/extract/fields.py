@@ -902,7 +902,10 @@ def _tick_before(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
     unticks = set(vocab.untick_marks)
     raw = tokens[i].text
     for mark in sorted(ticks | unticks, key=len, reverse=True):
-        if len(mark) > 1 and raw.startswith(mark) and len(raw) > len(mark):
+        # a box glued to its word ("☒Accidental", "[X]Inpatient"); of one-letter marks only
+        # the box glyphs, not an "X" or an "O" that may begin a word ("Outpatient")
+        glyph = len(mark) > 1 or not mark.isascii()
+        if glyph and raw.startswith(mark) and len(raw) > len(mark):
             return mark in ticks
     for skip in (0, 1):
         end = i - skip

@@ -1020,6 +1020,14 @@ def test_fields_claim_type_box_a_few_words_before_its_option(nlp) -> None:
         )
         == "inpatient"
     )
+    # a text layer that prints each box glued to its option
+    assert (
+        claim_type(
+            (0.07, 0.14, "☐Outpatient treatment ☐Inpatient / hospital confinement"),
+            (0.55, 0.14, "☒Accidental injury ☐Critical illness benefit"),
+        )
+        == "accident"
+    )
     # a box OCR glued onto the option's own word is that option's box, not the one before
     assert (
         claim_type(
