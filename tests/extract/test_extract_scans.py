@@ -1156,3 +1156,24 @@ def test_fields_another_cells_label_is_no_name(nlp) -> None:
     )
     name = extract_document("accident_report", [p], nlp).fields["patient_name"].value
     assert name == "TYLER JAMES BRENNAN"
+
+
+def test_fields_labels_that_run_on_are_no_names(nlp) -> None:
+    # "PHYSICIAN NAME AND DEGREE" over the name; "PATIENT ABLE TO RETURN TO WORK ON" is a
+    # question, not the patient's name; "NAME OF PHYSICIAN / FACILITY" is no patient name
+    cert = scan(
+        [
+            [(0.07, 0.10, "ATTENDING PHYSICIAN STATEMENT")],
+            [(0.07, 0.20, "PATIENT NAME")],
+            [(0.07, 0.215, "Walter B. Hughes")],
+            [(0.07, 0.30, "PATIENT ABLE TO RETURN TO WORK ON")],
+            [(0.07, 0.315, "02/03/2025")],
+            [(0.07, 0.41, "PHYSICIAN NAME AND DEGREE")],
+            [(0.50, 0.41, "SPECIALTY")],
+            [(0.07, 0.424, "Priya Natarajan, MD")],
+            [(0.51, 0.424, "Internal Medicine")],
+        ]
+    )
+    fields = extract_document("diagnosis_certificate", [cert], nlp).fields
+    assert fields["patient_name"].value == "Walter B. Hughes"
+    assert fields["physician_name"].value == "Priya Natarajan, MD"
