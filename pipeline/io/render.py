@@ -96,7 +96,7 @@ def image_dpi(info_dpi: object, width: int, height: int) -> tuple[float, float |
     return estimate, embedded, True
 
 
-_SQUARE_TOLERANCE = 1.02
+_SQUARE_TOLERANCE = 1.02  # resolutions this close are square enough; a fine fax (204 x 196) is not
 
 
 def square_pixels(
