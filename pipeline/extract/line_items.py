@@ -27,7 +27,7 @@ from pipeline.extract.layout import (
     source_of,
 )
 from pipeline.extract.models import LineItemDraft
-from pipeline.extract.normalize import find_dates, parse_compact_date, parse_money
+from pipeline.extract.normalize import BOX_EDGES, find_dates, parse_compact_date, parse_money
 from pipeline.extract.vocab import LangVocab
 
 __all__ = ["LineItemResult", "Column", "find_header", "code_system_of", "extract_line_items"]
@@ -230,12 +230,8 @@ def _money_tokens(row: list[Tok], lang: str) -> list[tuple[Tok, Decimal]]:
     return out
 
 
-_RULE_MARKS = "|[]{}"
-"""What OCR makes of a table's column rule when it glues it onto a cell ("1|", "2}")."""
-
-
 def _quantity(text: str) -> float | None:
-    t = text.strip().strip(_RULE_MARKS).translate(_CODE_DIGIT_REPAIRS)
+    t = text.strip().strip(BOX_EDGES).translate(_CODE_DIGIT_REPAIRS)
     if re.fullmatch(r"\d{1,3}(\.\d{1,2})?", t):
         return float(t)
     return None
@@ -342,7 +338,7 @@ def _overflow(row: list[Tok], desc: list[Tok], used: set[int], vocab: LangVocab)
     last = desc[-1]
     for i in range(row.index(last) + 1, len(row)):
         tok = row[i]
-        word = tok.text.strip(_RULE_MARKS)
+        word = tok.text.strip(BOX_EDGES)
         if i in used or not word or any(ch.isdigit() for ch in word) or word.upper() in symbols:
             break
         if tok.bbox[0] - last.bbox[2] > _WORD_GAP * max(tok.height, last.height):
@@ -354,7 +350,7 @@ def _overflow(row: list[Tok], desc: list[Tok], used: set[int], vocab: LangVocab)
 
 def _description_words(tokens: list[Tok]) -> list[str]:
     """Words of a description cell without the table rules a reader glues to them."""
-    words = (t.text.strip("|[]{}") for t in tokens if t.text != "$")
+    words = (t.text.strip(BOX_EDGES) for t in tokens if t.text != "$")
     return [w for w in words if w]
 
 

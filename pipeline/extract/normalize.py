@@ -18,6 +18,7 @@ from pipeline.extract import icd10cm as icd
 from pipeline.extract.vocab import MoneyRules, load_vocab
 
 __all__ = [
+    "BOX_EDGES",
     "DateMatch",
     "parse_date",
     "parse_compact_date",
@@ -212,8 +213,9 @@ def _money_regex(rules: MoneyRules) -> re.Pattern[str]:
     return re.compile(rf"(?:{grouped}|\d+)(?:{dec}\d{{1,2}})?|{dec}\d{{1,2}}")
 
 
-_BOX_EDGES = "|[]{}"
-"""A table rule or box edge OCR glues to a word ("267.37|", "USD 239.14]"): never money."""
+BOX_EDGES = "|[]{}"
+"""A table rule or box edge OCR glues to a word ("267.37|", "USD 239.14]", "2}"): never part
+of the value."""
 
 
 def parse_money(text: str, language: str = "en", rules: MoneyRules | None = None) -> Decimal | None:
@@ -225,7 +227,7 @@ def parse_money(text: str, language: str = "en", rules: MoneyRules | None = None
     rules = rules or load_vocab(language).money
     value = _parse_money(text, rules)
     if value is None:
-        trimmed = text.strip().strip(_BOX_EDGES)
+        trimmed = text.strip().strip(BOX_EDGES)
         if trimmed and trimmed != text.strip():
             value = _parse_money(trimmed, rules)
     return value
