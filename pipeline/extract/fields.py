@@ -1086,6 +1086,33 @@ def _name_from_parts(cands: dict[str, list[_Candidate]]) -> _Candidate | None:
     )
 
 
+# below this mean word confidence (a calibrated probability that the word is right) a
+# value is scanner noise more likely than print: any legible rival is taken first
+_ILLEGIBLE = 0.25
+
+
+def _illegible(option: _Candidate) -> bool:
+    confs = [t.conf for t in option.tokens]
+    return bool(confs) and sum(confs) / len(confs) < _ILLEGIBLE
+
+
+def _deferred(options: list[_Candidate], defer: list[str]) -> set[int]:
+    """The options read at a `defer` label, when another label has a legible value beside it.
+
+    A value below a heading ("Patient Address" over "Part B - Claim Type") is weaker
+    evidence than the policyholder's own "Name of Insured: Laura Tucker", so only a value
+    beside its label outranks a deferred one.
+    """
+    if not defer:
+        return set()
+    late = {i for i, o in enumerate(options) if o.hit is not None and o.hit.label in defer}
+    rival = any(
+        i not in late and o.method == "label_beside" and not _illegible(o)
+        for i, o in enumerate(options)
+    )
+    return late if rival else set()
+
+
 def _first_choice(options: list[_Candidate]) -> _Candidate | None:
     if not options:
         return None
@@ -1248,9 +1275,16 @@ def extract_fields(
                 ),
             )
         else:
+            deferred = _deferred(options, vocab.fields[name].defer if name in vocab.fields else [])
             order = sorted(
                 range(len(options)),
-                key=lambda i: (options[i].rank, options[i].method != "label_beside", i),
+                key=lambda i: (
+                    _illegible(options[i]),
+                    options[i].rank,
+                    i in deferred,
+                    options[i].method != "label_beside",
+                    i,
+                ),
             )
         best = options[order[0]]
         others = {str(o.value) for o in options} - {str(best.value)}

@@ -66,6 +66,11 @@ class FieldVocab(_Strict):
     prefer: list[str] = Field(
         default_factory=list, description="labels whose value wins over other labels' values"
     )
+    defer: list[str] = Field(
+        default_factory=list,
+        description="labels whose value loses to any other label's value: the subscriber's "
+        "'Member Name' where a dependent's 'Patient Name' is printed too",
+    )
     in_prose: list[str] = Field(
         default_factory=list,
         description="words that announce a date a few words on in running text, when no "

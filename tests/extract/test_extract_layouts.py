@@ -326,3 +326,73 @@ def test_fields_family_name_first_with_a_comma_is_turned_round(page, nlp) -> Non
     cert = page([(0.1, [(0.05, "Attending physician: Alan K. Whitfield, MD")])])
     physician = extract_document("diagnosis_certificate", [cert], nlp).fields["physician_name"]
     assert physician.value == "Alan K. Whitfield, MD"
+
+
+def test_fields_a_dependents_claim_names_the_patient_not_the_member(page, nlp) -> None:
+    # the member (policyholder) fills in part 1, the patient (a spouse) part 2
+    p = page(
+        [
+            (0.15, [(0.08, "Part 1 - Employee / Member")]),
+            (
+                0.17,
+                [(0.08, "Member Name: Maureen T. O'Donnell"), (0.52, "Member ID: SCX558120934")],
+            ),
+            (0.19, [(0.08, "Date of Birth: 01-29-1985"), (0.52, "Policy Number: PPO-2241175")]),
+            (0.28, [(0.08, "Part 2 - Patient")]),
+            (0.30, [(0.08, "Is the patient the member? [ ] Yes [X] No")]),
+            (0.32, [(0.08, "Patient Name: Brian K. O'Donnell"), (0.52, "Relationship: Spouse")]),
+            (0.34, [(0.08, "Patient DOB: 06-12-1983")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Brian K. O'Donnell"
+    assert r.fields["patient_dob"].value == "1983-06-12"
+    assert r.fields["member_id"].value == "SCX558120934"
+    # the member's own claim: the member is the patient
+    own = page([(0.17, [(0.08, "Member Name: Maureen T. O'Donnell")])])
+    assert extract_document("claim_form", [own], nlp).fields["patient_name"].value == (
+        "Maureen T. O'Donnell"
+    )
+
+
+def test_fields_a_dependents_card_names_the_dependent(page, nlp) -> None:
+    p = page(
+        [
+            (0.13, [(0.32, "Sierra Crest Health")]),
+            (0.18, [(0.26, "Subscriber MAUREEN T O'DONNELL")]),
+            (0.20, [(0.26, "Name BRIAN K O'DONNELL")]),
+            (0.22, [(0.26, "ID SCX558120934")]),
+        ]
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "BRIAN K O'DONNELL"
+
+
+def test_fields_a_heading_over_another_heading_does_not_outrank_the_insured(page, nlp) -> None:
+    # "Patient Address" has no name beside it; below it is the next part's heading
+    p = page(
+        [
+            (0.146, [(0.07, "Part A - Patient / Insured Information")]),
+            (0.170, [(0.07, "Name of Insured: Laura Tucker"), (0.50, "D.O.B. 03-May-1946")]),
+            (0.234, [(0.07, "Patient Address: 692 Mark Prairie, South Brentstad, KS 99220")]),
+            (0.272, [(0.07, "Part B - Claim Type")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Laura Tucker"
+
+
+def test_fields_scanner_noise_does_not_outrank_a_legible_value(page, nlp) -> None:
+    from pipeline.document import Line
+
+    # a blank "Patient DOB" box under scanner grain, read before the member's clear name
+    noise = page([(0.12, [(0.08, "Patient"), (0.15, "DOBBS o. = aoa soba")])])
+    words = [
+        w.model_copy(update={"confidence": 0.0}) if w.text != "Patient" else w
+        for w in noise.lines[0].words
+    ]
+    noisy = noise.model_copy(update={"lines": [Line.from_words(words)]})
+    clean = page([(0.17, [(0.08, "Member Name: Aisha N. Rahman")])])
+    p = clean.model_copy(update={"lines": noisy.lines + clean.lines})
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Aisha N. Rahman"
