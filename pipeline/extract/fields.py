@@ -349,6 +349,24 @@ _INITIAL = re.compile(r"[^\W\d_]\.")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
 
 
+def _digit_cells(tokens: list[Tok]) -> list[Tok]:
+    """The leading digits of a date written in boxes of its own, one token per box or group
+    ("0 9 1 8 1 9 7 1", "09 18 1971"): at most eight digits, each box close to the last."""
+    cells: list[Tok] = []
+    digits = 0
+    for tok in tokens:
+        text = tok.text.strip(":;,()[]|")
+        if not text.isdigit() or digits + len(text) > 8:
+            break
+        if cells:
+            prev = cells[-1]
+            if tok.bbox[0] - prev.bbox[2] > 4 * prev.height or not _same_level(prev, tok):
+                break
+        cells.append(tok)
+        digits += len(text)
+    return cells if digits in (6, 8) else tokens[:1]
+
+
 def _read_value(
     kind: FieldKind, tokens: list[Tok], vocab: LangVocab
 ) -> tuple[str | float | tuple[str, str | None], list[Tok], float] | None:
@@ -364,8 +382,9 @@ def _read_value(
         text, offsets = joined_text(span)
         dates = find_dates(text, lang)
         if not dates and kind == "date":
-            compact = parse_compact_date(span[0].text, lang)
-            return (compact.isoformat(), [span[0]], 1.0) if compact else None
+            cells = _digit_cells(span)
+            compact = parse_compact_date("".join(t.text for t in cells), lang)
+            return (compact.isoformat(), cells, 1.0) if compact else None
         if not dates or dates[0].start > offsets[min(2, len(offsets) - 1)]:
             return None
         used = tokens_within(span, offsets, dates[0].start, dates[0].end)

@@ -396,3 +396,23 @@ def test_fields_scanner_noise_does_not_outrank_a_legible_value(page, nlp) -> Non
     p = clean.model_copy(update={"lines": noisy.lines + clean.lines})
     r = extract_document("claim_form", [p], nlp)
     assert r.fields["patient_name"].value == "Aisha N. Rahman"
+
+
+def test_fields_a_date_of_birth_in_character_boxes(page, nlp) -> None:
+    p = page(
+        [
+            (0.180, [(0.07, "Date of Birth (MM DD YYYY)"), (0.41, "Policy Number")]),
+            (0.196, [(0.07, "0"), (0.09, "9"), (0.12, "1"), (0.14, "8"), (0.18, "1 9 7 1")]),
+            (0.196, [(0.42, "CI-4471108")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_dob"].value == "1971-09-18"
+    assert r.fields["patient_dob"].source.bbox[0] == 0.07
+    grouped = page([(0.18, [(0.07, "Date of Birth:"), (0.20, "09 18 1971")])])
+    assert extract_document("claim_form", [grouped], nlp).fields["patient_dob"].value == (
+        "1971-09-18"
+    )
+    # a count of digits no date has is no date
+    odd = page([(0.18, [(0.07, "Date of Birth:"), (0.20, "0 9 1 8 1 9 7")])])
+    assert extract_document("claim_form", [odd], nlp).fields["patient_dob"].value is None
