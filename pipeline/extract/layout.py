@@ -37,6 +37,8 @@ _LEADER_RUN = re.compile(r"[.…_·]{3,}")
 _LEADER_CHARS = ".…_·:;"
 _REPEATED = re.compile(r"(.)\1\1")
 _GLUED = re.compile(r"^([^\W\d_][^:：]*[:：])(\S.*)$")
+# "Statement #PVH-551902": the label's number sign printed against its value
+_NUMBER_SIGN_GLUED = re.compile(r"^(#)([^\W_].*)$")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -131,7 +133,7 @@ def tokens_within(tokens: list[Tok], offsets: list[int], start: int, end: int) -
 
 
 def _split_glued(text: str, conf: float, bbox: BBox) -> list[tuple[str, float, BBox]]:
-    m = _GLUED.match(text)
+    m = _GLUED.match(text) or _NUMBER_SIGN_GLUED.match(text)
     if m is None or re.fullmatch(r"\d{1,2}:\d{2}", text):
         return [(text, conf, bbox)]
     head, tail = m.group(1), m.group(2)

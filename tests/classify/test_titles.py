@@ -66,6 +66,11 @@ def test_titles_only_short_headings_near_the_top_count() -> None:
     assert page_title(turned, titles) == "medical_record"
     assert page_title(_page([(0.9, "DISCHARGE SUMMARY")]), titles) is None
     assert page_title(_page([(0.05, "诊断证明书")]), load_titles("zh")) == "diagnosis_certificate"
+    # the claimant's accident questionnaire is the packet's account of the accident; a claim
+    # form's section heading "Accident Details" is not a title
+    asked = _page([(0.045, "Harborview Benefit Mutual"), (0.065, "ACCIDENT DETAILS QUESTIONNAIRE")])
+    assert page_title(asked, titles) == "accident_report"
+    assert page_title(_page([(0.1, "Part 2 - Accident Details")]), titles) is None
     assert load_titles("xx") == ()
 
 

@@ -416,3 +416,27 @@ def test_fields_a_date_of_birth_in_character_boxes(page, nlp) -> None:
     # a count of digits no date has is no date
     odd = page([(0.18, [(0.07, "Date of Birth:"), (0.20, "0 9 1 8 1 9 7")])])
     assert extract_document("claim_form", [odd], nlp).fields["patient_dob"].value is None
+
+
+def test_fields_a_number_sign_printed_against_its_value(page, nlp) -> None:
+    p = page(
+        [
+            (0.049, [(0.09, "Penobscot Valley Hospital"), (0.78, "Detail Statement")]),
+            (0.072, [(0.09, "480 Hammond St"), (0.78, "Statement #PVH-551902")]),
+            (0.085, [(0.76, "Statement Date 10/15/2025")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["invoice_number"].value == "PVH-551902"
+    assert r.fields["invoice_date"].value == "2025-10-15"
+
+
+def test_fields_a_numbered_box_effective_date_of_coverage(page, nlp) -> None:
+    p = page(
+        [
+            (0.233, [(0.55, "10. HOME PHONE"), (0.74, "11. EFFECTIVE DATE OF COVERAGE")]),
+            (0.250, [(0.55, "(717) 555-0183"), (0.75, "01/01/2024")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["policy_effective_date"].value == "2024-01-01"
