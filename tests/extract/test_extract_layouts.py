@@ -440,3 +440,17 @@ def test_fields_a_numbered_box_effective_date_of_coverage(page, nlp) -> None:
     )
     r = extract_document("claim_form", [p], nlp)
     assert r.fields["policy_effective_date"].value == "2024-01-01"
+
+
+def test_fields_a_therapy_evaluation_is_the_visit(page, nlp) -> None:
+    p = page(
+        [
+            (0.097, [(0.07, "PHYSICAL THERAPY INITIAL EVALUATION")]),
+            (0.124, [(0.07, "Patient:"), (0.28, "Delaney, Marcus J.")]),
+            (0.141, [(0.07, "Date of Birth:"), (0.28, "07/30/1991")]),
+            (0.157, [(0.07, "Date of Evaluation:"), (0.28, "04/02/2025")]),
+        ]
+    )
+    r = extract_document("medical_record", [p], nlp)
+    assert r.fields["visit_date"].value == "2025-04-02"
+    assert r.fields["patient_dob"].value == "1991-07-30"
