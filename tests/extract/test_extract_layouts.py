@@ -454,3 +454,31 @@ def test_fields_a_therapy_evaluation_is_the_visit(page, nlp) -> None:
     r = extract_document("medical_record", [p], nlp)
     assert r.fields["visit_date"].value == "2025-04-02"
     assert r.fields["patient_dob"].value == "1991-07-30"
+
+
+def test_line_items_a_date_the_scan_broke_into_pieces(page, nlp) -> None:
+    header = [
+        (0.07, "Date"),
+        (0.18, "CPT"),
+        (0.27, "Description"),
+        (0.70, "Units"),
+        (0.88, "Charge"),
+    ]
+    p = page(
+        [
+            (0.27, header),
+            (0.31, [(0.07, "03/1"), (0.104, "1/2025"), (0.18, "87880"), (0.27, "Rapid strep")]),
+            (0.31, [(0.73, "1"), (0.89, "38.00")]),
+            (0.33, [(0.07, "03/"), (0.096, "1"), (0.106, "1/2025"), (0.18, "J0696")]),
+            (0.33, [(0.27, "Ceftriaxone sodium inj"), (0.73, "1"), (0.89, "24.75")]),
+            # a count and a price are no date, however close
+            (0.35, [(0.07, "3"), (0.09, "12.50"), (0.18, "96372"), (0.27, "Injection")]),
+            (0.35, [(0.73, "1"), (0.89, "48.00")]),
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.code, i.service_date) for i in items] == [
+        ("87880", "2025-03-11"),
+        ("J0696", "2025-03-11"),
+        ("96372", None),
+    ]
