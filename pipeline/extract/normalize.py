@@ -42,8 +42,9 @@ OCR_DIGIT_REPAIRS: dict[str, str] = {
 }  # fmt: skip
 _LETTER_FOR_DIGIT = {"0": "O", "1": "I", "5": "S", "8": "B", "2": "Z"}
 _DIGIT_FOR_LETTER = {"O": "0", "I": "1", "L": "1", "S": "5", "B": "8", "Z": "2", "D": "0"}
-# A code's first character is a letter; OCR also prints a J as 3 ("345.909" for J45.909).
-_FIRST_LETTER_FOR_DIGIT = {**_LETTER_FOR_DIGIT, "3": "J"}
+# A code's first character is a letter; OCR also prints a J as 3 ("345.909" for J45.909)
+# and a Z as 7 ("737.0" for Z37.0, on a noisy scan).
+_FIRST_LETTER_FOR_DIGIT = {**_LETTER_FOR_DIGIT, "3": "J", "7": "Z"}
 _PIVOT_TWO_DIGIT_YEAR = 30  # 00-30 -> 20xx, 31-99 -> 19xx: claim dates are recent, DOBs older
 
 

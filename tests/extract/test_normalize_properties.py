@@ -139,6 +139,8 @@ def test_normalize_icd10_repairs_ocr_confusions() -> None:
     assert normalize_icd10("552.501A") == "S52.501A"
     assert normalize_icd10("552.501A", repair_first=False) is None
     assert normalize_icd10("345.909") == "J45.909"
+    assert normalize_icd10("737.0") == "Z37.0"  # single live birth, its Z read as 7
+    assert normalize_icd10("737.0", repair_first=False) is None
     assert normalize_icd10("99213") is None
 
 
