@@ -1,6 +1,7 @@
 """How a predicted value is compared with its truth: lenient on form, strict on content.
 
-Strings ignore case and whitespace, names also ignore punctuation such as periods, money
+Strings ignore case and whitespace, names also ignore punctuation such as periods and
+the order of a name printed family name first ("HOLLOWAY, DENISE M"), money
 compares within half a cent and dates compare exactly. A null on one side only is wrong.
 """
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import math
 import re
+
+from pipeline.names import given_name_first
 
 __all__ = ["MONEY_TOLERANCE", "values_equal", "normalise_text", "normalise_name", "code_key"]
 
@@ -70,5 +73,9 @@ def values_equal(name: str, predicted: Value, truth: Value) -> bool:
     if _ISO_DATE.match(truth_text):
         return predicted_text == truth_text
     if "name" in name:
-        return normalise_name(predicted_text) == normalise_name(truth_text)
+        # "HOLLOWAY, DENISE M" as a form prints it is the same name as "DENISE M HOLLOWAY"
+        said = {normalise_name(given_name_first(predicted_text)), normalise_name(predicted_text)}
+        return bool(
+            said & {normalise_name(given_name_first(truth_text)), normalise_name(truth_text)}
+        )
     return normalise_text(predicted_text) == normalise_text(truth_text)

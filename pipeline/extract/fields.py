@@ -36,6 +36,7 @@ from pipeline.extract.normalize import (
     parse_money,
 )
 from pipeline.extract.vocab import FieldKind, LangVocab
+from pipeline.names import NAME_SUFFIXES, given_name_first
 from pipeline.schema import ExtractedField
 
 __all__ = ["LabelHit", "find_labels", "extract_fields", "FUZZY_THRESHOLD"]
@@ -507,7 +508,7 @@ def _read_value(
         if len(words) < 2:
             return None  # printed names have a given and a family name; one word is a fragment
         name = normalize_name(" ".join(words))
-        return (_given_name_first(name), used, 1.0) if name else None
+        return (given_name_first(name), used, 1.0) if name else None
     # free text (provider names): everything up to a wide gap
     used = _value_span(tokens[:10], 0.05)
     free = normalize_name(" ".join(t.text for t in used))
@@ -525,39 +526,18 @@ def _same_level(a: Tok, b: Tok) -> bool:
     return overlap > 0.5 * min(a.height, b.height) and b.height > 0.4 * a.height
 
 
-_NAME_SUFFIXES = frozenset(
-    {"jr", "sr", "ii", "iii", "iv", "md", "do", "phd", "rn", "np", "pa", "pac", "dds", "dmd",
-     "dc", "od", "dpm", "crna", "aprn", "lpn", "esq", "mbbs", "facp", "facc", "facs",
-     "faap", "facog", "mph", "frcp"}
-)  # fmt: skip
-
-
 def _signature_name(lines: list[LayoutLine], vocab: LangVocab) -> _Candidate | None:
     """The physician who signs: the last line that is a name and a degree and nothing else
     ("Rahul Menon, MD" under "Sincerely,"), as a letter's signature block prints it. A
     letterhead listing the practice's physicians comes first and loses to it."""
     for line in reversed(lines):
         toks = line.tokens
-        if len(toks) < 3 or norm(toks[-1].text) not in _NAME_SUFFIXES:
+        if len(toks) < 3 or norm(toks[-1].text) not in NAME_SUFFIXES:
             continue
         read = _read_value("name", toks, vocab)
         if read is not None and len(read[1]) == len(toks):
             return _Candidate("physician_name", read[0], read[1], "pattern", None, 0.5)
     return None
-
-
-def _given_name_first(name: str) -> str:
-    """A name printed family name first ("HARTWELL, DENISE M", as records and claim forms
-    print it) in the order other documents print and a member file keeps: "DENISE M
-    HARTWELL". "John Smith, Jr." and "Alan Whitfield, MD" are left as printed."""
-    if name.count(",") != 1:
-        return name
-    family, given = (part.strip() for part in name.split(","))
-    if not family or not given or norm(given.split()[0]) in _NAME_SUFFIXES:
-        return name
-    if len(family.split()) > 3 or len(given.split()) > 3:
-        return name
-    return f"{given} {family}"
 
 
 def _beside(

@@ -29,6 +29,11 @@ def test_compare_nulls_and_kinds():
     assert not values_equal("member_id", None, "A1")
     assert values_equal("patient_name", "o'brien, j.", "O'Brien J")
     assert not values_equal("member_id", "A.1", "A1")  # punctuation only ignored in names
+    # a name printed family name first is the same name turned round, not another one
+    assert values_equal("patient_name", "DENISE M HOLLOWAY", "HOLLOWAY, DENISE M")
+    assert values_equal("patient_name", "Holloway, Denise M.", "Denise M Holloway")
+    assert not values_equal("patient_name", "DENISE M HOLLOWAY", "HOLLOWAY, DENISE")
+    assert not values_equal("physician_name", "MD Helena Voss", "Helena Voss, MD")
     assert values_equal("total", "$1,234.50", 1234.5)
     assert not values_equal("total", "twelve", 12.0)
     assert not values_equal("invoice_date", "2026-03-02 ", "2026-03-20")
