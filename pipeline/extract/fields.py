@@ -526,13 +526,31 @@ def _same_level(a: Tok, b: Tok) -> bool:
     return overlap > 0.5 * min(a.height, b.height) and b.height > 0.4 * a.height
 
 
+_SPECIALTY_DASHES = frozenset({"-", "–", "—", "|"})
+
+
+def _name_and_degrees(tokens: list[Tok]) -> list[Tok]:
+    """The tokens up to a line's last degree when only a dash and a specialty follow it."""
+    degrees = [i for i, t in enumerate(tokens) if norm(t.text) in NAME_SUFFIXES]
+    if not degrees:
+        return []
+    end = degrees[0]
+    while end + 1 in degrees:
+        end += 1
+    rest = tokens[end + 1 :]
+    if rest and rest[0].text not in _SPECIALTY_DASHES:
+        return []
+    return tokens[: end + 1]
+
+
 def _signature_name(lines: list[LayoutLine], vocab: LangVocab) -> _Candidate | None:
     """The physician who signs: the last line that is a name and a degree and nothing else
-    ("Rahul Menon, MD" under "Sincerely,"), as a letter's signature block prints it. A
-    letterhead listing the practice's physicians comes first and loses to it."""
+    ("Rahul Menon, MD" under "Sincerely,"), or a specialty after a dash ("Helena Voss, MD -
+    General Surgery"), as a signature block prints it. A letterhead listing the practice's
+    physicians comes first and loses to it."""
     for line in reversed(lines):
-        toks = line.tokens
-        if len(toks) < 3 or norm(toks[-1].text) not in NAME_SUFFIXES:
+        toks = _name_and_degrees(line.tokens)
+        if len(toks) < 3:
             continue
         read = _read_value("name", toks, vocab)
         if read is not None and len(read[1]) == len(toks):

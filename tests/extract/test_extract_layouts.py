@@ -482,3 +482,25 @@ def test_line_items_a_date_the_scan_broke_into_pieces(page, nlp) -> None:
         ("J0696", "2025-03-11"),
         ("96372", None),
     ]
+
+
+def test_fields_a_signature_block_with_the_physicians_specialty(page, nlp) -> None:
+    p = page(
+        [
+            (0.093, [(0.07, "ATTENDING PHYSICIAN STATEMENT")]),
+            (0.145, [(0.07, "Patient name"), (0.50, "Date of birth")]),
+            (0.165, [(0.07, "Marcus T. Oyelaran"), (0.51, "02/11/1990")]),
+            (0.453, [(0.08, "H. Voss"), (0.55, "06/24/2025")]),
+            (0.478, [(0.07, "Signature of attending physician"), (0.54, "Date")]),
+            (0.497, [(0.07, "Helena Voss, MD - General Surgery")]),
+            (0.512, [(0.07, "NPI 1882046711 Tel (937) 555-0112")]),
+        ]
+    )
+    r = extract_document("diagnosis_certificate", [p], nlp)
+    assert r.fields["physician_name"].value == "Helena Voss, MD"
+    # a degree inside a sentence is no signature
+    prose = page([(0.5, [(0.07, "Seen by Helena Voss, MD on 06/17/2025 in clinic")])])
+    assert (
+        extract_document("diagnosis_certificate", [prose], nlp).fields["physician_name"].value
+        is None
+    )
