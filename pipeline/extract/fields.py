@@ -1113,6 +1113,23 @@ def _illegible(option: _Candidate) -> bool:
     return bool(confs) and sum(confs) / len(confs) < _ILLEGIBLE
 
 
+def _runs_on(option: _Candidate, lines: list[LayoutLine]) -> bool:
+    """A label word running on into its "value" as one phrase: no colon, one word space
+    ("Patient Financial Services" in a letterhead). A value set apart after a colon or a
+    gap ("Patient: Marcus T. Oyelaran") is the stronger reading. Only names and free text
+    can be misread this way: a date or an amount is checked by its own form."""
+    hit = option.hit
+    if hit is None or option.method != "label_beside" or not option.tokens:
+        return False
+    tokens = lines[hit.line].tokens
+    if _colon_after(tokens, hit.end) or hit.end >= len(tokens):
+        return False
+    label_end, first = tokens[hit.end - 1], option.tokens[0]
+    if first is not tokens[hit.end]:
+        return False
+    return first.bbox[0] - label_end.bbox[2] < 1.5 * label_end.height
+
+
 def _deferred(options: list[_Candidate], defer: list[str]) -> set[int]:
     """The options read at a `defer` label, when another label has a legible value beside it.
 
@@ -1292,13 +1309,16 @@ def extract_fields(
                 ),
             )
         else:
-            deferred = _deferred(options, vocab.fields[name].defer if name in vocab.fields else [])
+            fv = vocab.fields.get(name)
+            deferred = _deferred(options, fv.defer if fv else [])
+            kind = fv.kind if fv else None
             order = sorted(
                 range(len(options)),
                 key=lambda i: (
                     _illegible(options[i]),
                     options[i].rank,
                     i in deferred,
+                    kind in ("name", "text") and _runs_on(options[i], lines),
                     options[i].method != "label_beside",
                     i,
                 ),

@@ -504,3 +504,25 @@ def test_fields_a_signature_block_with_the_physicians_specialty(page, nlp) -> No
         extract_document("diagnosis_certificate", [prose], nlp).fields["physician_name"].value
         is None
     )
+
+
+def test_fields_a_label_word_running_on_in_a_letterhead_is_no_label(page, nlp) -> None:
+    p = page(
+        [
+            (0.043, [(0.07, "St. Brendan Regional Medical Center")]),
+            (0.061, [(0.71, "Patient Financial Services (937) 555-0110")]),
+            (0.089, [(0.07, "ITEMIZED STATEMENT OF HOSPITAL CHARGES")]),
+            (0.116, [(0.07, "Patient:"), (0.19, "Marcus T. Oyelaran")]),
+            (0.131, [(0.07, "DOB:"), (0.19, "02/11/1990")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["patient_name"].value == "Marcus T. Oyelaran"
+    # a date's own form checks it: a label without a colon still gives it
+    dated = page(
+        [
+            (0.094, [(0.60, "Invoice Date 10/06/2025")]),
+            (0.339, [(0.07, "Date of service:"), (0.26, "10/01/2025")]),
+        ]
+    )
+    assert extract_document("invoice", [dated], nlp).fields["invoice_date"].value == "2025-10-06"
