@@ -346,6 +346,7 @@ def _name_word(text: str) -> str:
 
 
 _DOLLAR_S = re.compile(r"\$[A-Za-z0-9]*\d[A-Za-z0-9\-/]*")
+_MONEY_LIKE = re.compile(r"\$\d{1,5}(?:/\w+)?")  # "$100", "$25/visit": an amount, no id
 _INITIAL = re.compile(r"[^\W\d_]\.")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'\-,]*[.'\-,]?[^\W\d_.'\-,]*\.?,?$")
 
@@ -438,8 +439,9 @@ def _read_value(
                 continue
             if not used:
                 text = text.lstrip("-_~")  # a form rule's speck in front: "-POL-4914628"
-            if not used and _DOLLAR_S.fullmatch(text):
-                text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140")
+            if not used and _DOLLAR_S.fullmatch(text) and not _MONEY_LIKE.fullmatch(text):
+                text = "S" + text[1:]  # an id has no "$": OCR's S ("$74171140"), but "$100"
+                # beside it is a copay of the card's next column
             if joiner:
                 tight = tok.bbox[0] - used[-1].bbox[2] < 0.6 * used[-1].height
                 if not any(c.isdigit() for c in text) and not (

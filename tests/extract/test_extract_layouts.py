@@ -526,3 +526,23 @@ def test_fields_a_label_word_running_on_in_a_letterhead_is_no_label(page, nlp) -
         ]
     )
     assert extract_document("invoice", [dated], nlp).fields["invoice_date"].value == "2025-10-06"
+
+
+def test_fields_a_copay_beside_the_policy_label_is_no_policy_number(page, nlp) -> None:
+    p = page(
+        [
+            (0.186, [(0.08, "INGRID S HALVORSEN"), (0.41, "$25")]),
+            (0.207, [(0.08, "Member ID"), (0.41, "PT/OT")]),
+            (0.218, [(0.08, "NWH-7710-33482"), (0.41, "$25/visit")]),
+            (0.238, [(0.08, "Policy No.")]),
+            (0.243, [(0.41, "$100")]),
+            (0.249, [(0.08, "NWH-POL-556019")]),
+        ]
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["policy_number"].value == "NWH-POL-556019"
+    # an S read as "$" in a long id is still the id
+    s_read = page([(0.2, [(0.08, "Policy No."), (0.20, "$74171140")])])
+    assert extract_document("id_document", [s_read], nlp).fields["policy_number"].value == (
+        "S74171140"
+    )
