@@ -856,21 +856,27 @@ def _card_fallbacks(
     out: list[_Candidate] = []
     ordered = sorted(lines, key=lambda o: (o.page_index, o.bbox[1], o.bbox[0]))
     name_line: LayoutLine | None = None
-    for line in ordered:
-        if any(id(t) in taken for t in line.tokens) or any(t.norm in org for t in line.tokens):
-            continue
-        cand = _whole_line("name", line, vocab)
-        if cand is not None:
-            name_line = line
-            if not found.get("patient_name"):
+    if found.get("patient_name"):
+        # the name a label gave: the member id is printed below it
+        first = found["patient_name"][0].tokens[0]
+        name_line = next((ln for ln in ordered if any(t is first for t in ln.tokens)), None)
+    else:
+        for line in ordered:
+            if any(id(t) in taken for t in line.tokens) or any(t.norm in org for t in line.tokens):
+                continue
+            cand = _whole_line("name", line, vocab)
+            if cand is not None:
+                name_line = line
                 cand.field = "patient_name"
                 out.append(cand)
-            break
+                break
     if found.get("member_id"):
         return out
     for line in ordered:
         if name_line is not None and (
-            line.page_index != name_line.page_index or line.bbox[1] <= name_line.bbox[1]
+            line.page_index != name_line.page_index
+            # the name's own row is another column ("Rx BIN 004336" beside the name)
+            or (line.bbox[1] + line.bbox[3]) / 2 <= name_line.bbox[3]
         ):
             continue
         if any(id(t) in taken for t in line.tokens) or not any(

@@ -546,3 +546,28 @@ def test_fields_a_copay_beside_the_policy_label_is_no_policy_number(page, nlp) -
     assert extract_document("id_document", [s_read], nlp).fields["policy_number"].value == (
         "S74171140"
     )
+
+
+def test_fields_a_card_with_pharmacy_numbers_in_a_second_column(page, nlp) -> None:
+    # the member id's label is lost in the scan ("Ip"); the Rx BIN beside the name is no id
+    p = page(
+        [
+            (0.137, [(0.08, "Bluestem Assurance Co.")]),
+            # the reader splits each row at the gap between the card's two columns
+            (0.175, [(0.08, "Member")]),
+            (0.175, [(0.41, "Rx BIN")]),
+            (0.186, [(0.08, "THEODORE NAKAMURA-BELL")]),
+            (0.186, [(0.41, "004336")]),
+            (0.204, [(0.41, "Rx PCN")]),
+            (0.207, [(0.08, "Ip")]),
+            (0.218, [(0.08, "BSA-6620148-01")]),
+            (0.218, [(0.41, "ADV")]),
+            (0.238, [(0.08, "Group/Policy")]),
+            (0.238, [(0.41, "BSARX")]),
+            (0.249, [(0.08, "BSA-G-30021")]),
+        ]
+    )
+    r = extract_document("id_document", [p], nlp)
+    assert r.fields["patient_name"].value == "THEODORE NAKAMURA-BELL"
+    assert r.fields["member_id"].value == "BSA-6620148-01"
+    assert r.fields["policy_number"].value == "BSA-G-30021"
