@@ -216,13 +216,15 @@ class PacketResult:
 
 def classify_pages(read: ReadPacket, classifier: PageClassifier) -> list[PageLabel]:
     """Each page's type: the classifier's scores, weighed by a title heading the page."""
-    from pipeline.classify.titles import weigh_titles
+    from pipeline.classify.titles import load_blank_notices, says_blank, weigh_titles
 
     labels = classifier.label(read.pages)
     labels = weigh_titles(read.pages, labels, read.language, classifier.min_confidence)
+    notices = load_blank_notices(read.language)
     for index, page in enumerate(read.pages):
-        if page.barcodes and len(page.words) <= 12:
-            # A barcode cover sheet is mailroom paper, not a claim document.
+        # A barcode cover sheet is mailroom paper, not a claim document; nor is a sheet
+        # printed to say it is empty.
+        if (page.barcodes and len(page.words) <= 12) or says_blank(page, notices):
             labels[index] = PageLabel(
                 doc_type="other", confidence=0.99, scores=labels[index].scores
             )

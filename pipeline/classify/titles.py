@@ -9,7 +9,9 @@ the model was unsure of, and does not overturn a page it was sure of. A type the
 the likeliest is the page's type even when its weighed score stays under the classifier's
 `min_confidence`. A title of `other` ("EXPLANATION OF BENEFITS") names pages the model never
 saw and takes for what they resemble (a bill): `other` starts as likely as the model's best
-guess, so such a page is `other` whatever the model took it for.
+guess, so such a page is `other` whatever the model took it for. A page of a few words saying
+it is empty ("This page intentionally left blank", `data/classify/blank_notices/<lang>.yaml`)
+is `other` too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from pipeline.classify.pages import PageLabel, decide_doc_type
 from pipeline.document import Page
 from pipeline.extract.layout import upright_bbox
 
-__all__ = ["TITLE_WEIGHT", "load_titles", "load_salutations", "page_title", "weigh_titles"]
+__all__ = [
+    "TITLE_WEIGHT",
+    "load_titles",
+    "load_salutations",
+    "load_blank_notices",
+    "page_title",
+    "says_blank",
+    "weigh_titles",
+]
 
 TITLE_WEIGHT = 6.0
 """How much likelier a page headed by a type's title is of that type than the model alone said."""
@@ -32,6 +42,8 @@ _MIN_SHARE = 0.4  # and the title is a good part of it ("ITEMIZED STATEMENT OF C
 _LETTER_TOP = 0.4  # a letter's salutation comes after its letterhead, date and "Re:" line
 _TITLES_DIR = Path(__file__).resolve().parents[1] / "data" / "classify" / "titles"
 _SALUTATIONS_DIR = _TITLES_DIR.parent / "salutations"
+_BLANK_NOTICES_DIR = _TITLES_DIR.parent / "blank_notices"
+_BLANK_NOTICE_WORDS = 12  # a notice page holds the notice and perhaps a form or page number
 _NOT_A_HEADING = re.compile(r"[\d:]")  # values and labels: "Date of receipt: 03/02/2026"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -53,6 +65,27 @@ def load_salutations(language: str) -> tuple[tuple[str, str], ...]:
     """(doc_type, salutation key) pairs: how a letter of that type opens ("To whom it may
     concern"), read like titles but further down the page."""
     return _load_pairs(_SALUTATIONS_DIR / f"{language}.yaml")
+
+
+@lru_cache(maxsize=8)
+def load_blank_notices(language: str) -> tuple[str, ...]:
+    """Keys of what a page printed only to be empty says, longest first."""
+    import yaml
+
+    path = _BLANK_NOTICES_DIR / f"{language}.yaml"
+    if not path.is_file():
+        return ()
+    notices: list[str] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return tuple(sorted((_key(n) for n in notices), key=len, reverse=True))
+
+
+def says_blank(page: Page, notices: tuple[str, ...]) -> bool:
+    """Whether the page holds a few words only, one of them a notice that it is empty."""
+    if not notices or not page.words or len(page.words) > _BLANK_NOTICE_WORDS:
+        return False
+    key = _key(" ".join(line.text for line in page.lines))
+    padded = f" {key} "
+    return any((n in key) if _CJK.search(n) else (f" {n} " in padded) for n in notices)
 
 
 def _load_pairs(path: Path) -> tuple[tuple[str, str], ...]:

@@ -122,3 +122,37 @@ def test_titles_a_physicians_letter_opens_to_whom_it_may_concern() -> None:
     assert label.doc_type == "diagnosis_certificate"
     low = _page([(0.05, "Riverside Cardiology Group"), (0.5, "To whom it may concern:")])
     assert page_title(low, load_salutations("en"), top=0.4) is None
+
+
+def test_titles_a_physicians_letter_to_the_claims_department() -> None:
+    from pipeline.classify.titles import load_salutations
+
+    page = _page(
+        [
+            (0.04, "Lakeshore Oncology Associates"),
+            (0.12, "March 3, 2025"),
+            (0.22, "Dear Claims Department,"),
+            (0.25, "I am writing to confirm the diagnosis of my patient"),
+        ]
+    )
+    assert page_title(page, load_salutations("en"), top=0.4) == "diagnosis_certificate"
+
+
+def test_titles_a_sheet_that_says_it_is_blank() -> None:
+    from pipeline.classify.titles import load_blank_notices, says_blank
+
+    notices = load_blank_notices("en")
+    assert says_blank(_page([(0.49, "This page intentionally left blank")]), notices)
+    assert says_blank(
+        _page([(0.49, "- Intentionally Left Blank -"), (0.95, "Form 7 p. 4")]), notices
+    )
+    # a page that says more is a document, whatever a line of it says
+    long = _page(
+        [(0.1, "Discharge instructions for the patient and family")]
+        + [(0.2 + 0.05 * i, f"Step {i} rest and drink fluids") for i in range(3)]
+        + [(0.5, "This page intentionally left blank")]
+    )
+    assert not says_blank(long, notices)
+    assert not says_blank(_page([(0.5, "Blank pages were removed")]), notices)
+    assert says_blank(_page([(0.5, "此页空白")]), load_blank_notices("zh"))
+    assert load_blank_notices("xx") == ()
