@@ -36,6 +36,9 @@ __all__ = [
 
 TITLE_WEIGHT = 6.0
 """How much likelier a page headed by a type's title is of that type than the model alone said."""
+SURE = 0.9
+"""A model this sure of another type keeps it against a title; below it, the title decides
+(a real police report's tables look like a bill to a model trained on our own reports)."""
 _TOP = 0.25  # a heading starts in the top quarter of the page
 _MAX_WORDS = 8  # a heading is short; a sentence that mentions "claim form" is not one
 _MIN_SHARE = 0.4  # and the title is a good part of it ("ITEMIZED STATEMENT OF CHARGES")
@@ -153,9 +156,9 @@ def weigh_titles(
         total = sum(weighed.values()) or 1.0
         scores = {t: p / total for t, p in weighed.items()}
         decided, confidence = decide_doc_type(scores, min_confidence)
-        if max(scores, key=scores.__getitem__) == doc_type:
-            # the title's type leads once weighed: the heading decides, however unsure the
-            # model was of the rest (a low confidence still sends the page to review)
+        if max(scores, key=scores.__getitem__) == doc_type or max(base.values()) < SURE:
+            # the title's type leads once weighed, or the model was not sure of its own
+            # guess: the heading decides (a low confidence still sends the page to review)
             decided, confidence = doc_type, scores[doc_type]
         out.append(PageLabel(doc_type=decided, confidence=confidence, scores=scores))
     return out

@@ -156,3 +156,21 @@ def test_titles_a_sheet_that_says_it_is_blank() -> None:
     assert not says_blank(_page([(0.5, "Blank pages were removed")]), notices)
     assert says_blank(_page([(0.5, "此页空白")]), load_blank_notices("zh"))
     assert load_blank_notices("xx") == ()
+
+
+def test_titles_decide_where_the_model_was_not_sure() -> None:
+    # a real police report's grids look like a bill to the model; its heading says what it is
+    page = _page([(0.069, "TRAFFIC COLLISION REPORT - PUBLIC COPY"), (0.1, "DATE OF COLLISION")])
+    scores = {
+        "invoice": 0.54,
+        "medical_record": 0.16,
+        "claim_form": 0.14,
+        "accident_report": 0.04,
+        "diagnosis_certificate": 0.06,
+        "id_document": 0.04,
+        "other": 0.02,
+    }
+    unsure = PageLabel(doc_type="invoice", confidence=0.54, scores=scores)
+    (label,) = weigh_titles([page], [unsure], "en", min_confidence=0.45)
+    assert label.doc_type == "accident_report"
+    assert label.confidence < 0.45  # decided, and still sent to review
