@@ -1138,18 +1138,29 @@ def _runs_on(option: _Candidate, lines: list[LayoutLine]) -> bool:
     return first.bbox[0] - label_end.bbox[2] < 1.5 * label_end.height
 
 
+def _near_miss(option: _Candidate) -> bool:
+    """Read at a word one letter off a label ("injured" for "Insured"): OCR's misreading of
+    the label, or another word; a label printed exactly is the surer anchor."""
+    return option.hit is not None and option.hit.score < 1.0
+
+
 def _deferred(options: list[_Candidate], defer: list[str]) -> set[int]:
     """The options read at a `defer` label, when another label has a legible value beside it.
 
     A value below a heading ("Patient Address" over "Part B - Claim Type") is weaker
-    evidence than the policyholder's own "Name of Insured: Laura Tucker", so only a value
-    beside its label outranks a deferred one.
+    evidence than the policyholder's own "Name of Insured: Laura Tucker", and so is a word
+    one letter off a label ("injured" for "Insured"), so only a value beside a label
+    printed exactly outranks a deferred one.
     """
     if not defer:
         return set()
     late = {i for i, o in enumerate(options) if o.hit is not None and o.hit.label in defer}
     rival = any(
-        i not in late and o.method == "label_beside" and not _illegible(o)
+        i not in late
+        and o.method == "label_beside"
+        and not _illegible(o)
+        and o.hit is not None
+        and o.hit.score >= 1.0  # printed as the vocabulary has it, not a near miss
         for i, o in enumerate(options)
     )
     return late if rival else set()
@@ -1327,6 +1338,7 @@ def extract_fields(
                     options[i].rank,
                     i in deferred,
                     kind in ("name", "text") and _runs_on(options[i], lines),
+                    _near_miss(options[i]),
                     options[i].method != "label_beside",
                     i,
                 ),

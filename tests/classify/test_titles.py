@@ -174,3 +174,16 @@ def test_titles_decide_where_the_model_was_not_sure() -> None:
     (label,) = weigh_titles([page], [unsure], "en", min_confidence=0.45)
     assert label.doc_type == "accident_report"
     assert label.confidence < 0.45  # decided, and still sent to review
+
+
+def test_titles_of_incident_reports_certifications_and_fax_covers() -> None:
+    titles = load_titles("en")
+    incident = _page(
+        [(0.04, "Ridgeline Distribution Inc."), (0.085, "EMPLOYEE INCIDENT / INJURY REPORT")]
+    )
+    assert page_title(incident, titles) == "accident_report"
+    certified = _page([(0.09, "PHYSICIAN'S CERTIFICATION OF DIAGNOSIS")])
+    assert page_title(certified, titles) == "diagnosis_certificate"
+    assert page_title(_page([(0.05, "FAX COVER SHEET")]), titles) == "other"
+    # a letterhead's "Fax:" label on a line of its own is no heading
+    assert page_title(_page([(0.05, "Fax:")]), titles) is None

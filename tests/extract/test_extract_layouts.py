@@ -571,3 +571,20 @@ def test_fields_a_card_with_pharmacy_numbers_in_a_second_column(page, nlp) -> No
     assert r.fields["patient_name"].value == "THEODORE NAKAMURA-BELL"
     assert r.fields["member_id"].value == "BSA-6620148-01"
     assert r.fields["policy_number"].value == "BSA-G-30021"
+
+
+def test_fields_a_word_one_letter_off_a_label_is_the_weaker_anchor(page, nlp) -> None:
+    # an employer's incident report: "injured:" is no "Insured" label
+    p = page(
+        [
+            (0.085, [(0.07, "EMPLOYEE INCIDENT / INJURY REPORT")]),
+            (0.126, [(0.07, "Employee name")]),
+            (0.148, [(0.07, "Dwayne K. Abernathy")]),
+            (0.166, [(0.07, "Date of incident")]),
+            (0.183, [(0.07, "04/15/2025")]),
+            (0.374, [(0.07, "Body part(s) injured:"), (0.33, "DC Back ☒ Hand ☐ Leg")]),
+        ]
+    )
+    r = extract_document("accident_report", [p], nlp)
+    assert r.fields["patient_name"].value == "Dwayne K. Abernathy"
+    assert r.fields["accident_date"].value == "2025-04-15"
