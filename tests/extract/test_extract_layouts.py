@@ -454,6 +454,17 @@ def test_fields_a_therapy_evaluation_is_the_visit(page, nlp) -> None:
     r = extract_document("medical_record", [p], nlp)
     assert r.fields["visit_date"].value == "2025-04-02"
     assert r.fields["patient_dob"].value == "1991-07-30"
+    operated = page(
+        [
+            (0.088, [(0.07, "OPERATIVE REPORT")]),
+            (0.118, [(0.07, "Patient:"), (0.22, "Marcus T. Oyelaran")]),
+            (0.134, [(0.07, "DOB:"), (0.22, "02/11/1990"), (0.50, "Date of operation:")]),
+            (0.134, [(0.65, "06/17/2025")]),
+        ]
+    )
+    assert extract_document("medical_record", [operated], nlp).fields["visit_date"].value == (
+        "2025-06-17"
+    )
 
 
 def test_line_items_a_date_the_scan_broke_into_pieces(page, nlp) -> None:
