@@ -945,10 +945,28 @@ def _tick_before(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
             if tokens[end].bbox[0] - prev[-1].bbox[2] > _MARK_GAP:
                 continue
             joined = "".join(t.text for t in prev).strip(_RULE_SPECKS)
-            if joined in ticks:
-                return True
-            if joined in unticks:
-                return False
+            state = _mark_state(joined, ticks, unticks)
+            if state is not None:
+                return state
+    return None
+
+
+_BOX_SIDES = "[](){}|"
+
+
+def _mark_state(text: str, ticks: set[str], unticks: set[str]) -> bool | None:
+    """Ticked, empty or no box: the vocabulary's marks, and an X between any mix of the
+    bracket sides a scan reads for a box's edges ("{X]", "(X]"). Brackets around nothing are
+    left unknown: read as an empty box they would make the one box left the ticked one."""
+    if text in ticks:
+        return True
+    if text in unticks:
+        return False
+    inside = text.strip(_BOX_SIDES)
+    if inside == text:
+        return None
+    if inside in ("X", "x"):
+        return True
     return None
 
 

@@ -599,3 +599,17 @@ def test_fields_a_word_one_letter_off_a_label_is_the_weaker_anchor(page, nlp) ->
     r = extract_document("accident_report", [p], nlp)
     assert r.fields["patient_name"].value == "Dwayne K. Abernathy"
     assert r.fields["accident_date"].value == "2025-04-15"
+
+
+def test_fields_a_scanned_box_read_with_mismatched_sides(page, nlp) -> None:
+    p = page(
+        [
+            (0.088, [(0.06, "STUDENT HEALTH PLAN - CLAIM FORM")]),
+            (0.120, [(0.06, "Claim for:"), (0.17, "{X] Outpatient { ] In-patient { ] Accident")]),
+            (0.195, [(0.07, "Student name")]),
+            (0.208, [(0.06, "Villanueva, Jasper N.")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["claim_type"].value == "outpatient"
+    assert r.fields["patient_name"].value == "Jasper N. Villanueva"
