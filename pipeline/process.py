@@ -34,6 +34,7 @@ from pipeline.checks.completeness import (
 from pipeline.classify.pages import PageClassifier, PageLabel, load_page_classifier
 from pipeline.classify.separators import split_at_separators
 from pipeline.classify.split import DocumentSpan, split_packet
+from pipeline.classify.titles import load_titles
 from pipeline.config import Settings
 from pipeline.document import Page, ReadPacket
 from pipeline.errors import ModelNotFoundError
@@ -291,7 +292,12 @@ def build_claim(
     """Everything after reading: split, extract, merge, check, flag."""
     settings = resources.settings
     thresholds = settings.review
-    spans = split_packet(read.pages, labels, load_vocab(read.language).provider_words)
+    spans = split_packet(
+        read.pages,
+        labels,
+        load_vocab(read.language).provider_words,
+        load_titles(read.language),
+    )
     documents: list[ClaimDocument] = []
     diagnosis_lists: list[list[Diagnosis]] = []
     line_items: list[LineItem] = []

@@ -120,6 +120,7 @@ class _Open(BaseModel):
     total: int | None
     npis: set[str] = set()
     letterheads: list[str] = []
+    headings: set[str] = set()
 
 
 _NPI_TOKEN = re.compile(r"\d{10}")
@@ -209,6 +210,7 @@ def _fits(
     marker: PageMarker | None,
     npis: set[str],
     letterhead: str | None,
+    heading: str | None = None,
 ) -> bool:
     if key and doc.key and not same_key(key, doc.key):
         return False
@@ -226,6 +228,8 @@ def _fits(
         return same_number or continues
     if marker is not None and doc.total == marker.total:
         return True  # a missing page of a numbered run: its markers outweigh an NPI
+    if heading is not None and doc.headings and heading not in doc.headings:
+        return False  # "OPERATIVE NOTE" after "DISCHARGE SUMMARY": a report of its own
     if npis and doc.npis and not npis & doc.npis:
         return False  # another provider's bill, though neither bill's number was read
     return not _other_provider(letterhead, doc.letterheads)
@@ -239,6 +243,7 @@ def _group(
     markers: Sequence[PageMarker | None],
     npis: Sequence[set[str]],
     letterheads: Sequence[str | None],
+    headings: Sequence[str | None],
 ) -> list[_Open]:
     open_docs: list[_Open] = []
     for position in positions:
@@ -252,7 +257,15 @@ def _group(
                 (
                     d
                     for d in reversed(candidates)
-                    if _fits(d, page, key, marker, npis[position], letterheads[position])
+                    if _fits(
+                        d,
+                        page,
+                        key,
+                        marker,
+                        npis[position],
+                        letterheads[position],
+                        headings[position],
+                    )
                 ),
                 None,
             )
@@ -270,6 +283,8 @@ def _group(
         chosen.npis = chosen.npis | npis[position]
         if letterheads[position] is not None:
             chosen.letterheads.append(letterheads[position])  # type: ignore[arg-type]
+        if headings[position] is not None:
+            chosen.headings = chosen.headings | {headings[position]}  # type: ignore[operator]
         if key and not chosen.key:
             chosen.key = key
         if marker is not None:
@@ -292,13 +307,25 @@ def _strays(doc: _Open, keys: Sequence[str | None]) -> list[int]:
     ]
 
 
+def _heading_key(page: Page, titles: tuple[tuple[str, str], ...]) -> str | None:
+    from pipeline.classify.titles import page_heading
+
+    heading = page_heading(page, titles) if page.words else None
+    return heading[1] if heading is not None else None
+
+
 def split_packet(
-    pages: Sequence[Page], labels: Sequence[PageLabel], provider_words: Collection[str] = ()
+    pages: Sequence[Page],
+    labels: Sequence[PageLabel],
+    provider_words: Collection[str] = (),
+    titles: tuple[tuple[str, str], ...] = (),
 ) -> list[DocumentSpan]:
     """Group pages into documents; every page lands in exactly one document.
 
     `provider_words` (the language's "hospital", "clinic" ...) let letterheads tell two
-    providers' documents apart; without them only numbers, markers and NPIs do.
+    providers' documents apart; without them only numbers, markers and NPIs do. `titles`
+    (the language's document titles) tell one provider's reports apart: a page headed by a
+    title its document has not printed starts another document.
     """
     if len(pages) != len(labels):
         raise ValueError(f"{len(pages)} pages but {len(labels)} labels; give one label per page")
@@ -306,7 +333,8 @@ def split_packet(
     markers = [page_marker(p) for p in pages]
     npis = [page_npis(p) for p in pages]
     heads = [page_letterhead(p, provider_words) for p in pages]
-    open_docs = _group(range(len(pages)), pages, labels, keys, markers, npis, heads)
+    headings = [_heading_key(p, titles) for p in pages]
+    open_docs = _group(range(len(pages)), pages, labels, keys, markers, npis, heads, headings)
     strays: list[int] = []
     for doc in open_docs:
         out = _strays(doc, keys)
@@ -315,7 +343,7 @@ def split_packet(
             doc.key = next((keys[pos] for pos in doc.pages if keys[pos]), None)
             strays += out
     if strays:
-        open_docs += _group(sorted(strays), pages, labels, keys, markers, npis, heads)
+        open_docs += _group(sorted(strays), pages, labels, keys, markers, npis, heads, headings)
 
     spans = []
     for doc in open_docs:

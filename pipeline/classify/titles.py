@@ -30,6 +30,7 @@ __all__ = [
     "load_salutations",
     "load_blank_notices",
     "page_title",
+    "page_heading",
     "says_blank",
     "weigh_titles",
 ]
@@ -110,6 +111,14 @@ def page_title(page: Page, titles: tuple[tuple[str, str], ...], top: float = _TO
     """The doc type whose title heads the page: the topmost short line above `top` holding
     one (the longest title in it when several match), or None. A colon may end the line
     ("To whom it may concern:")."""
+    heading = page_heading(page, titles, top)
+    return heading[0] if heading is not None else None
+
+
+def page_heading(
+    page: Page, titles: tuple[tuple[str, str], ...], top: float = _TOP
+) -> tuple[str, str] | None:
+    """(doc type, title key) of the title heading the page, as `page_title` finds it."""
     if not titles:
         return None
     for line in sorted(page.lines, key=lambda ln: _upright_top(page, ln.bbox)):
@@ -128,7 +137,7 @@ def page_title(page: Page, titles: tuple[tuple[str, str], ...], top: float = _TO
             found = title in key if cjk else f" {title} " in padded
             title_size = len(title.replace(" ", "")) if cjk else len(title.split())
             if found and title_size >= _MIN_SHARE * size:
-                return doc_type
+                return doc_type, title
     return None
 
 

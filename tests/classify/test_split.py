@@ -186,3 +186,23 @@ def test_split_letterheads_part_two_providers_bills():
     spans = split_packet(pages, [_label("invoice")] * 3, words)
     assert [s.pages for s in spans] == [[0, 1], [2]]
     assert len(split_packet(pages, [_label("invoice")] * 3)) == 1  # no words: no letterheads
+
+
+def test_split_two_reports_of_one_provider_part_on_their_titles():
+    from pipeline.classify.titles import load_titles
+
+    words = ["hospital"]
+    titles = load_titles("en")
+    pages = [
+        make_page(["Prairie Lutheran Hospital", "OPERATIVE NOTE", "Patient: Oksana V. Drummond"]),
+        make_page(
+            ["Prairie Lutheran Hospital", "DISCHARGE SUMMARY", "Patient: O. Drummond"], page=2
+        ),
+        make_page(["Prairie Lutheran Hospital", "DISCHARGE SUMMARY", "Hospital course"], page=3),
+        make_page(["Follow-up plan and medications"], page=4),
+    ]
+    labels = [_label("medical_record")] * 4
+    spans = split_packet(pages, labels, words, titles)
+    # a report's own title again, or no title, continues it
+    assert [s.pages for s in spans] == [[0], [1, 2, 3]]
+    assert len(split_packet(pages, labels, words)) == 1  # no titles: one provider, one record
