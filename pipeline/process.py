@@ -42,7 +42,7 @@ from pipeline.extract import DocumentExtraction, build_nlp, extract_document, me
 from pipeline.extract.confidence import FEATURE_NAMES, Calibrator
 from pipeline.extract.fields import FAILED_CHECK_CONFIDENCE
 from pipeline.extract.icd10cm import load_table as load_icd_table
-from pipeline.extract.repeated import find_repeated, packet_identity
+from pipeline.extract.repeated import find_member, find_repeated, packet_identity, same_name
 from pipeline.extract.vocab import load_vocab
 from pipeline.fraud.history import ClaimHistory
 from pipeline.fraud.registry import RegisteredModel, load_model, score_claim
@@ -283,6 +283,51 @@ def _fill_repeated(
     return out
 
 
+def _card_member(
+    read: ReadPacket,
+    spans: list[DocumentSpan],
+    extractions: list[DocumentExtraction],
+    resources: Resources,
+) -> list[DocumentExtraction]:
+    """A family's card read as the subscriber's, where the claim form names another member
+    the card lists: the card's patient is that member's row."""
+    forms = [
+        e.fields["patient_name"]
+        for e in extractions
+        if e.doc_type == "claim_form" and e.fields.get("patient_name") is not None
+    ]
+    named = {str(f.value) for f in forms if f.value is not None and f.confidence >= _KNOWN_IDENTITY}
+    if len(named) != 1:
+        return extractions
+    patient = named.pop()
+    vocab = load_vocab(read.language)
+    out: list[DocumentExtraction] = []
+    for span, extraction in zip(spans, extractions, strict=True):
+        held = extraction.fields.get("patient_name")
+        if (
+            extraction.doc_type != "id_document"
+            or held is None
+            or held.value is None
+            or same_name(str(held.value), patient)
+        ):
+            out.append(extraction)
+            continue
+        pages = [read.pages[pos] for pos in span.pages]
+        found, evidence = find_member(pages, patient, vocab, Calibrator())
+        if found:
+            member = DocumentExtraction(doc_type="id_document", fields=found, evidence=evidence)
+            if resources.value_calibrator is not None:
+                member = calibrate_extraction(member, pages, resources.value_calibrator)
+            extraction = extraction.model_copy(
+                update={
+                    "fields": {**extraction.fields, **member.fields},
+                    "evidence": {**extraction.evidence, **evidence},
+                }
+            )
+        out.append(extraction)
+    return out
+
+
 def build_claim(
     read: ReadPacket,
     labels: list[PageLabel],
@@ -310,6 +355,7 @@ def build_claim(
             extraction = calibrate_extraction(extraction, pages, resources.value_calibrator)
         extractions.append(extraction)
     extractions = _fill_repeated(read, spans, extractions, resources)
+    extractions = _card_member(read, spans, extractions, resources)
     for index, (span, extraction) in enumerate(zip(spans, extractions, strict=True)):
         documents.append(
             ClaimDocument(

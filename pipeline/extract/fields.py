@@ -727,9 +727,15 @@ def _below(
     return []
 
 
+_ASIDE_NUMBER = re.compile(r"\(\w{1,3}\)")
+"""A label's own number or code in parentheses ("Dependent (02)", "Box (3)")."""
+
+
 def _in_phrase(line: LayoutLine, hit: LabelHit, beside: list[Tok]) -> bool:
     label = line.tokens[hit.start : hit.end]
     if not beside or label[-1].text.endswith((":", "#", ".")):
+        return False
+    if len(beside) == 1 and _ASIDE_NUMBER.fullmatch(beside[0].text):
         return False
     return beside[0].bbox[0] - label[-1].bbox[2] < 1.5 * label[-1].height
 

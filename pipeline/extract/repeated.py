@@ -26,9 +26,10 @@ from pipeline.extract.layout import (
 )
 from pipeline.extract.normalize import clean_id, find_dates, normalize_name
 from pipeline.extract.vocab import LangVocab
+from pipeline.names import given_name_first
 from pipeline.schema import ExtractedField
 
-__all__ = ["IDENTITY_FIELDS", "packet_identity", "find_repeated"]
+__all__ = ["IDENTITY_FIELDS", "packet_identity", "find_repeated", "find_member", "same_name"]
 
 IDENTITY_FIELDS: tuple[str, ...] = ("patient_name", "patient_dob", "member_id", "policy_number")
 _MAX_ID_PARTS = 3  # OCR splits an id into at most this many words ("JSD96588 1486")
@@ -48,6 +49,15 @@ def _key(kind: str, value: object) -> str | None:
     if kind == "name":
         return " ".join(_name_words(str(value))) or None
     return str(value)
+
+
+def same_name(a: str, b: str) -> bool:
+    """Two printings of one name: case and punctuation aside, family name first or not."""
+
+    def keys(name: str) -> set[str | None]:
+        return {_key("name", name), _key("name", given_name_first(name))}
+
+    return bool((keys(a) & keys(b)) - {None})
 
 
 def packet_identity(
@@ -178,3 +188,62 @@ def find_repeated(
         )
         taken.append((source.file, source.page, source.bbox))
     return out, evidence
+
+
+def find_member(
+    pages: list[Page],
+    patient: str,
+    vocab: LangVocab,
+    calibrator: Calibrator,
+) -> tuple[dict[str, ExtractedField], dict[str, ValueEvidence]]:
+    """The patient's own row of a card that lists the family ("03 AMELIE R FONTAINE
+    05/14/2017 CHD") where the card's labels gave the subscriber: the printed name, and the
+    date of birth printed on the same row (raw scores). Nothing when the card does not
+    print the patient's name."""
+    key = _key("name", patient)
+    if not key:
+        return {}, {}
+    lines = layout_lines(pages)
+    for line in lines:
+        toks = _name_at(line, key)
+        if not toks:
+            continue
+        out: dict[str, ExtractedField] = {}
+        evidence: dict[str, ValueEvidence] = {}
+        # the rest of the printed row, which a reader may have cut into lines at its gaps
+        end = toks[-1]
+        rest = sorted(
+            (
+                t
+                for other in lines
+                for t in other.tokens
+                if t.page_index == end.page_index
+                and t.bbox[0] >= end.bbox[2]
+                and abs(t.yc - end.yc) < 0.5 * end.height
+            ),
+            key=lambda t: t.bbox[0],
+        )
+        text, offsets = joined_text(rest)
+        dates = find_dates(text, vocab.language)
+        found: list[tuple[str, str | None, list[Tok]]] = [
+            ("patient_name", normalize_name(" ".join(t.text for t in toks)), toks)
+        ]
+        if dates:
+            used = tokens_within(rest, offsets, dates[0].start, dates[0].end)
+            found.append(("patient_dob", dates[0].value.isoformat(), used))
+        for name, value, used in found:
+            features = make_evidence(
+                word_confidences=[t.conf for t in used],
+                method="pattern",
+                validated=1.0,
+                consistent=1.0,
+            )
+            confidence = calibrator.predict(features)
+            out[name] = ExtractedField(
+                value=value, confidence=confidence, source=source_of(used, pages)
+            )
+            evidence[f"fields.{name}"] = ValueEvidence(
+                method="pattern", features=features, confidence=confidence
+            )
+        return out, evidence
+    return {}, {}

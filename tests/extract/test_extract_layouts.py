@@ -366,6 +366,18 @@ def test_fields_a_dependents_card_names_the_dependent(page, nlp) -> None:
     )
     r = extract_document("id_document", [p], nlp)
     assert r.fields["patient_name"].value == "BRIAN K O'DONNELL"
+    # the subscriber above, the dependent the card is for below, numbered
+    numbered = page(
+        [
+            (0.175, [(0.08, "Subscriber")]),
+            (0.186, [(0.08, "MARTIN E GALLOWAY")]),
+            (0.270, [(0.08, "Dependent (02)")]),
+            (0.281, [(0.08, "TERESA L GALLOWAY")]),
+        ]
+    )
+    assert extract_document("id_document", [numbered], nlp).fields["patient_name"].value == (
+        "TERESA L GALLOWAY"
+    )
 
 
 def test_fields_a_heading_over_another_heading_does_not_outrank_the_insured(page, nlp) -> None:

@@ -63,3 +63,26 @@ def test_extract_repeated_never_takes_words_of_a_labelled_value() -> None:
     known = {"member_id": "77496-YTF", "policy_number": "77496-YTF"}
     found, _ = find_repeated("id_document", [page], fields, known, VOCAB, Calibrator())
     assert found == {}
+
+
+def test_extract_repeated_the_patients_row_of_a_family_card() -> None:
+    from pipeline.extract.repeated import find_member, same_name
+
+    page = make_page(
+        [
+            (0.177, [(0.14, "Subscriber"), (0.31, "GREGORY L FONTAINE")]),
+            (0.295, [(0.14, "Sfx"), (0.20, "Name"), (0.54, "DOB"), (0.66, "Rel")]),
+            (0.310, [(0.14, "01"), (0.20, "GREGORY L FONTAINE")]),
+            (0.310, [(0.54, "02/19/1983"), (0.66, "SUB")]),
+            (0.341, [(0.14, "03"), (0.20, "AMELIE R FONTAINE")]),
+            (0.341, [(0.54, "05/14/2017"), (0.66, "CHD")]),
+        ]
+    )
+    found, evidence = find_member([page], "Amelie R. Fontaine", VOCAB, Calibrator())
+    assert found["patient_name"].value == "AMELIE R FONTAINE"
+    assert found["patient_dob"].value == "2017-05-14"
+    assert found["patient_dob"].source.bbox[0] == 0.54
+    assert evidence["fields.patient_name"].method == "pattern"
+    assert find_member([page], "Luc A. Fontaine", VOCAB, Calibrator()) == ({}, {})
+    assert same_name("FONTAINE, AMELIE R", "Amelie R. Fontaine")
+    assert not same_name("Gregory L Fontaine", "Amelie R Fontaine")
