@@ -625,3 +625,16 @@ def test_fields_a_scanned_box_read_with_mismatched_sides(page, nlp) -> None:
     r = extract_document("claim_form", [p], nlp)
     assert r.fields["claim_type"].value == "outpatient"
     assert r.fields["patient_name"].value == "Jasper N. Villanueva"
+
+
+def test_fields_a_ub04_style_invoice_or_bill_number_box(page, nlp) -> None:
+    p = page(
+        [
+            (0.032, [(0.04, "1"), (0.37, "3a PAT. CNTL #"), (0.64, "4 TYPE OF BILL")]),
+            (0.040, [(0.05, "PRAIRIE LUTHERAN HOSPITAL"), (0.37, "PLH-991280"), (0.64, "0111")]),
+            (0.053, [(0.37, "b. MED. REC. #"), (0.64, "INVOICE / BILL NO.")]),
+            (0.066, [(0.37, "PL0044179"), (0.64, "PLH-UB-0904-7713")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["invoice_number"].value == "PLH-UB-0904-7713"
