@@ -348,6 +348,22 @@ def test_fields_a_dependents_claim_names_the_patient_not_the_member(page, nlp) -
     assert r.fields["patient_name"].value == "Brian K. O'Donnell"
     assert r.fields["patient_dob"].value == "1983-06-12"
     assert r.fields["member_id"].value == "SCX558120934"
+    # a form whose patient section is left blank: the policyholder is the patient
+    blank = page(
+        [
+            (0.236, [(0.07, "Policyholder name (last, first, MI)"), (0.50, "Date of birth")]),
+            (0.253, [(0.07, "OYELARAN, MARCUS T"), (0.51, "02/11/1990")]),
+            (
+                0.392,
+                [(0.08, "SECTION 3 - PATIENT (complete if the patient is not the policyholder)")],
+            ),
+            (0.410, [(0.07, "Patient name"), (0.50, "Patient date of birth")]),
+            (0.446, [(0.07, "Relationship to policyholder"), (0.50, "Sex")]),
+        ]
+    )
+    assert extract_document("claim_form", [blank], nlp).fields["patient_name"].value == (
+        "MARCUS T OYELARAN"
+    )
     # the member's own claim: the member is the patient
     own = page([(0.17, [(0.08, "Member Name: Maureen T. O'Donnell")])])
     assert extract_document("claim_form", [own], nlp).fields["patient_name"].value == (
