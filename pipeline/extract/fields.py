@@ -19,6 +19,7 @@ from pipeline.extract.confidence import Calibrator, Method, ValueEvidence, make_
 from pipeline.extract.layout import (
     LayoutLine,
     Tok,
+    date_in_pieces,
     joined_text,
     merge_split_amounts,
     norm,
@@ -384,6 +385,9 @@ def _read_value(
         text, offsets = joined_text(span)
         dates = find_dates(text, lang)
         if not dates and kind == "date":
+            pieces = date_in_pieces(span[:4], lang)
+            if pieces is not None:
+                return pieces[1], pieces[0], 1.0  # "04/1 8/2025": a date a scan broke
             cells = _digit_cells(span)
             compact = parse_compact_date("".join(t.text for t in cells), lang)
             return (compact.isoformat(), cells, 1.0) if compact else None

@@ -11,8 +11,10 @@ import functools
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from pipeline.document import BBox, Page, union_bbox
+from pipeline.extract.normalize import find_dates
 from pipeline.schema import Source
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "source_of",
     "joined_text",
     "tokens_within",
+    "date_in_pieces",
 ]
 
 # OCR specks and quote marks that cling to word edges ("1431794209\"", "‘Service", "99285 ©")
@@ -394,3 +397,24 @@ def source_of(tokens: list[Tok], pages: list[Page]) -> Source:
     page = pages[tokens[0].page_index]
     box = union_bbox([t.src for t in tokens])
     return Source(file=page.file, page=page.page, bbox=box)
+
+
+_DATE_PIECE = re.compile(r"[\d/.\-]+")
+
+
+def date_in_pieces(row: list[Tok], lang: str) -> tuple[list[Tok], str] | None:
+    """A date a scan broke into pieces near the start of `row` ("03/1 1/2025", "03/ 1
+    1/2025"): two to four touching pieces of digits and separators that together are one
+    date, and the date in ISO form."""
+    for start in range(min(3, len(row))):
+        for end in range(start + 2, min(start + 4, len(row)) + 1):
+            pieces = row[start:end]
+            if not all(_DATE_PIECE.fullmatch(t.text) for t in pieces):
+                break
+            if any(b.bbox[0] - a.bbox[2] > a.height for a, b in pairwise(pieces)):
+                break
+            joined = "".join(t.text for t in pieces)
+            found = find_dates(joined, lang)
+            if found and found[0].start == 0 and found[0].end == len(joined):
+                return pieces, found[0].value.isoformat()
+    return None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import pairwise
 
 from rapidfuzz.distance import Hamming
 
@@ -21,6 +20,7 @@ from pipeline.extract.confidence import Calibrator, ValueEvidence, make_evidence
 from pipeline.extract.layout import (
     LayoutLine,
     Tok,
+    date_in_pieces,
     joined_text,
     merge_split_amounts,
     norm,
@@ -238,26 +238,6 @@ def _quantity(text: str) -> float | None:
     return None
 
 
-_DATE_PIECE = re.compile(r"[\d/.\-]+")
-
-
-def _split_date(row: list[Tok], lang: str) -> tuple[list[Tok], str] | None:
-    """A date a scan broke into pieces at the start of a row ("03/1 1/2025", "03/ 1 1/2025"):
-    two to four touching pieces of digits and separators that together are one date."""
-    for start in range(min(3, len(row))):
-        for end in range(start + 2, min(start + 4, len(row)) + 1):
-            pieces = row[start:end]
-            if not all(_DATE_PIECE.fullmatch(t.text) for t in pieces):
-                break
-            if any(b.bbox[0] - a.bbox[2] > a.height for a, b in pairwise(pieces)):
-                break
-            joined = "".join(t.text for t in pieces)
-            found = find_dates(joined, lang)
-            if found and found[0].start == 0 and found[0].end == len(joined):
-                return pieces, found[0].value.isoformat()
-    return None
-
-
 def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _Item:
     lang = vocab.language
     item = _Item(tokens=list(row))
@@ -270,7 +250,7 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
         }
         item.key_tokens.extend(row[i] for i in sorted(used))
     if item.service_date is None:
-        split = _split_date(row, lang)
+        split = date_in_pieces(row, lang)
         if split is not None:
             item.service_date = split[1]
             used |= {row.index(t) for t in split[0]}

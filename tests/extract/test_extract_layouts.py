@@ -654,3 +654,15 @@ def test_fields_a_ub04_style_invoice_or_bill_number_box(page, nlp) -> None:
     )
     r = extract_document("invoice", [p], nlp)
     assert r.fields["invoice_number"].value == "PLH-UB-0904-7713"
+
+
+def test_fields_a_date_the_scan_broke_under_its_label(page, nlp) -> None:
+    p = page(
+        [
+            (0.129, [(0.54, "Statement #:"), (0.67, "BUE-INV-250418-2207")]),
+            (0.144, [(0.54, "Statement date:"), (0.67, "04/1"), (0.701, "8/2025")]),
+        ]
+    )
+    r = extract_document("invoice", [p], nlp)
+    assert r.fields["invoice_date"].value == "2025-04-18"
+    assert r.fields["invoice_number"].value == "BUE-INV-250418-2207"
