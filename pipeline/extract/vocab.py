@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import ConfigError
 
@@ -76,6 +76,16 @@ class FieldVocab(_Strict):
         description="words that announce a date a few words on in running text, when no "
         "label gives it ('was admitted to Mercy Hospital on January 12, 2025')",
     )
+
+    @model_validator(mode="after")
+    def _ranked_labels_are_labels(self) -> FieldVocab:
+        stray = [label for label in [*self.prefer, *self.defer] if label not in self.labels]
+        if stray:
+            raise ValueError(f"prefer/defer name labels the field does not have: {stray}")
+        both = set(self.prefer) & set(self.defer)
+        if both:
+            raise ValueError(f"labels both preferred and deferred: {sorted(both)}")
+        return self
 
 
 class TableVocab(_Strict):

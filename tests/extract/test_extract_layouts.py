@@ -666,3 +666,17 @@ def test_fields_a_date_the_scan_broke_under_its_label(page, nlp) -> None:
     r = extract_document("invoice", [p], nlp)
     assert r.fields["invoice_date"].value == "2025-04-18"
     assert r.fields["invoice_number"].value == "BUE-INV-250418-2207"
+
+
+def test_vocab_ranked_labels_must_be_labels_of_the_field() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from pipeline.extract.vocab import FieldVocab
+
+    for language in ("en", "zh"):
+        load_vocab(language)  # the shipped files pass
+    with pytest.raises(ValidationError, match="does not have"):
+        FieldVocab(kind="name", labels=["Patient"], defer=["Member Name"])
+    with pytest.raises(ValidationError, match="both preferred and deferred"):
+        FieldVocab(kind="name", labels=["Patient"], prefer=["Patient"], defer=["Patient"])
