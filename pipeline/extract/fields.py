@@ -484,8 +484,13 @@ def _read_value(
         return None
     if kind in ("name", "name_part"):
         stop = {norm(w) for w in vocab.name_stop_words}
+        # a provider's word makes the words before it an organisation's name ("Mercy
+        # Valley Hospital Emergency Dept." beside a label is no patient)
+        provider = {norm(w) for w in vocab.provider_words}
         used, words = [], []
         for tok in _value_span(tokens[:7], 0.05):
+            if tok.norm in provider:
+                return None
             text = _name_word(tok.text) if used else tok.text
             if used and _INITIAL.fullmatch(text):
                 text = (

@@ -680,3 +680,18 @@ def test_vocab_ranked_labels_must_be_labels_of_the_field() -> None:
         FieldVocab(kind="name", labels=["Patient"], defer=["Member Name"])
     with pytest.raises(ValidationError, match="both preferred and deferred"):
         FieldVocab(kind="name", labels=["Patient"], prefer=["Patient"], defer=["Patient"])
+
+
+def test_fields_captions_questions_and_providers_are_no_persons_name(page, nlp) -> None:
+    # a landscape form's caption under the box read as the box's value, a question, a facility
+    for beside in ("PATIENT NAME", "IS PATIENT COVERED", "Mercy Valley Hospital Emergency Dept."):
+        p = page([(0.2, [(0.05, "Name:"), (0.30, beside)])])
+        assert extract_document("claim_form", [p], nlp).fields["patient_name"].value is None
+    signed = page(
+        [
+            (0.1, [(0.05, "Physician:"), (0.30, "St. Lisa Medical Center")]),
+            (0.5, [(0.05, "Gina Stafford, MD")]),
+        ]
+    )
+    r = extract_document("diagnosis_certificate", [signed], nlp)
+    assert r.fields["physician_name"].value == "Gina Stafford, MD"
