@@ -187,3 +187,22 @@ def test_titles_of_incident_reports_certifications_and_fax_covers() -> None:
     assert page_title(_page([(0.05, "FAX COVER SHEET")]), titles) == "other"
     # a letterhead's "Fax:" label on a line of its own is no heading
     assert page_title(_page([(0.05, "Fax:")]), titles) is None
+
+
+def test_titles_of_physician_statements_daily_notes_crash_reports_and_rx_printouts() -> None:
+    from pipeline.classify.titles import load_salutations
+
+    titles = load_titles("en")
+    assert page_title(_page([(0.045, "STATEMENT OF ATTENDING PHYSICIAN")]), titles) == (
+        "diagnosis_certificate"
+    )
+    note = _page([(0.037, "Tidewater Physical Therapy & Rehab"), (0.06, "Daily Treatment Note")])
+    assert page_title(note, titles) == "medical_record"
+    crash = _page([(0.02, "STATE OF OREGON — TRAFFIC CRASH REPORT (POLICE)")])
+    assert page_title(crash, titles) == "accident_report"
+    printout = _page(
+        [(0.039, "WALGROVE PHARMACY"), (0.081, "PRESCRIPTION HISTORY / PATIENT PROFILE")]
+    )
+    assert page_title(printout, titles) == "other"
+    letter = _page([(0.051, "Rosalind M. Achebe, MD"), (0.161, "To the Claims Department:")])
+    assert page_title(letter, load_salutations("en"), top=0.4) == "diagnosis_certificate"
