@@ -123,6 +123,9 @@ def _read_code_repaired(text: str) -> tuple[str, str, bool] | None:
 _FIGURE_CELLS = ("quantity", "unit_price", "amount", "other_money")
 _OTHER_MONEY = "other_money"
 """Columns of paid, adjusted or owed money beside the charge; a table may have several."""
+_OTHER_TEXT = "other_text"
+"""Columns of no line-item field (modifier, diagnosis pointer, surgeon); several too."""
+_MANY = (_OTHER_MONEY, _OTHER_TEXT)
 
 
 def _header_vocab(vocab: LangVocab) -> list[tuple[str, str]]:
@@ -165,7 +168,7 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
             kind = next((k for key, k in table if key == joined), None)
             if kind is None and n == 1 and wordy:
                 kind = _misread_header(joined, table)
-            if kind and (kind == _OTHER_MONEY or all(c.kind != kind for c in cols)):
+            if kind and (kind in _MANY or all(c.kind != kind for c in cols)):
                 last = max(j for j in range(i, i + n) if row[j].norm)
                 cols.append(Column(kind, row[i].bbox[0], row[last].bbox[2]))
                 i += n
@@ -183,9 +186,7 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
         and any(c.kind == _OTHER_MONEY and c.x0 > price.x0 for c in cols)
     ):
         cols = [Column("amount", c.x0, c.x1) if c is price else c for c in cols]
-    if len({c.kind for c in cols} - {_OTHER_MONEY}) < 3 or not any(
-        c.kind == "amount" for c in cols
-    ):
+    if len({c.kind for c in cols} - set(_MANY)) < 3 or not any(c.kind == "amount" for c in cols):
         return None
     return sorted(cols, key=lambda c: c.x0)
 

@@ -90,11 +90,20 @@ class FieldVocab(_Strict):
 
 class TableVocab(_Strict):
     """Header words of a line-item table by column kind. `other_money` heads money columns
-    beside the line's charge (paid, adjustment, balance): their figures are never the amount."""
+    beside the line's charge (paid, adjustment, balance): their figures are never the amount.
+    `other_text` heads columns of no line-item field (modifiers, diagnosis pointers, the
+    surgeon): their words are never part of the description."""
 
     columns: dict[
         Literal[
-            "service_date", "code", "description", "quantity", "unit_price", "amount", "other_money"
+            "service_date",
+            "code",
+            "description",
+            "quantity",
+            "unit_price",
+            "amount",
+            "other_money",
+            "other_text",
         ],
         list[str],
     ]

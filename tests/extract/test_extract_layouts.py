@@ -695,3 +695,39 @@ def test_fields_captions_questions_and_providers_are_no_persons_name(page, nlp) 
     )
     r = extract_document("diagnosis_certificate", [signed], nlp)
     assert r.fields["physician_name"].value == "Gina Stafford, MD"
+
+
+def test_line_items_modifier_pointer_and_surgeon_columns_stay_out_of_descriptions(
+    page, nlp
+) -> None:
+    header = [
+        (0.07, "DOS"),
+        (0.14, "CPT/HCPCS"),
+        (0.24, "Mod"),
+        (0.29, "Description"),
+        (0.59, "Surgeon"),
+        (0.72, "Dx ptr"),
+        (0.80, "Units"),
+        (0.89, "Charge"),
+    ]
+    p = page(
+        [
+            (0.208, header),
+            (
+                0.226,
+                [
+                    (0.07, "09/24/2026"),
+                    (0.14, "97110"),
+                    (0.24, "GP"),
+                    (0.29, "Therapeutic exercise, ea 15 min"),
+                    (0.59, "E. Navarro, MD"),
+                    (0.72, "A,B"),
+                    (0.81, "2"),
+                    (0.89, "90.00"),
+                ],
+            ),
+        ]
+    )
+    (item,) = extract_document("invoice", [p], nlp).line_items
+    assert (item.code, item.quantity, item.amount) == ("97110", 2.0, 90.0)
+    assert item.description == "Therapeutic exercise, ea 15 min"
