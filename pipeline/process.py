@@ -39,7 +39,7 @@ from pipeline.config import Settings
 from pipeline.document import Page, ReadPacket
 from pipeline.errors import ModelNotFoundError
 from pipeline.extract import DocumentExtraction, build_nlp, extract_document, merge_diagnoses
-from pipeline.extract.confidence import FEATURE_NAMES, Calibrator
+from pipeline.extract.confidence import FEATURE_NAMES, Calibrator, ValueEvidence
 from pipeline.extract.fields import FAILED_CHECK_CONFIDENCE
 from pipeline.extract.icd10cm import load_table as load_icd_table
 from pipeline.extract.repeated import find_member, find_repeated, packet_identity, same_name
@@ -267,20 +267,29 @@ def _fill_repeated(
         found, evidence = find_repeated(
             span.doc_type, pages, extraction.fields, known, vocab, Calibrator()
         )
-        if found:
-            filled = DocumentExtraction(
-                doc_type=extraction.doc_type, fields=found, evidence=evidence
-            )
-            if resources.value_calibrator is not None:
-                filled = calibrate_extraction(filled, pages, resources.value_calibrator)
-            extraction = extraction.model_copy(
-                update={
-                    "fields": {**extraction.fields, **filled.fields},
-                    "evidence": {**extraction.evidence, **evidence},
-                }
-            )
-        out.append(extraction)
+        out.append(_with_found(extraction, found, evidence, pages, resources))
     return out
+
+
+def _with_found(
+    extraction: DocumentExtraction,
+    found: dict[str, ExtractedField],
+    evidence: dict[str, ValueEvidence],
+    pages: list[Page],
+    resources: Resources,
+) -> DocumentExtraction:
+    """`extraction` with the fields found after it (raw scores, calibrated here) put in."""
+    if not found:
+        return extraction
+    filled = DocumentExtraction(doc_type=extraction.doc_type, fields=found, evidence=evidence)
+    if resources.value_calibrator is not None:
+        filled = calibrate_extraction(filled, pages, resources.value_calibrator)
+    return extraction.model_copy(
+        update={
+            "fields": {**extraction.fields, **filled.fields},
+            "evidence": {**extraction.evidence, **evidence},
+        }
+    )
 
 
 def _card_member(
@@ -314,17 +323,7 @@ def _card_member(
             continue
         pages = [read.pages[pos] for pos in span.pages]
         found, evidence = find_member(pages, patient, vocab, Calibrator())
-        if found:
-            member = DocumentExtraction(doc_type="id_document", fields=found, evidence=evidence)
-            if resources.value_calibrator is not None:
-                member = calibrate_extraction(member, pages, resources.value_calibrator)
-            extraction = extraction.model_copy(
-                update={
-                    "fields": {**extraction.fields, **member.fields},
-                    "evidence": {**extraction.evidence, **evidence},
-                }
-            )
-        out.append(extraction)
+        out.append(_with_found(extraction, found, evidence, pages, resources))
     return out
 
 

@@ -131,6 +131,22 @@ def _overlaps(a: BBox, b: BBox) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
 
 
+def _confirmed(
+    value: str | None, toks: list[Tok], pages: list[Page], calibrator: Calibrator
+) -> tuple[ExtractedField, ValueEvidence]:
+    """A value found printed where another document said it would be: read by pattern,
+    confirmed by the packet (raw score)."""
+    features = make_evidence(
+        word_confidences=[t.conf for t in toks],
+        method="pattern",
+        validated=1.0,
+        consistent=1.0,
+    )
+    confidence = calibrator.predict(features)
+    field = ExtractedField(value=value, confidence=confidence, source=source_of(toks, pages))
+    return field, ValueEvidence(method="pattern", features=features, confidence=confidence)
+
+
 def find_repeated(
     doc_type: str,
     pages: list[Page],
@@ -175,17 +191,7 @@ def find_repeated(
         ):
             continue
         printed = normalize_name(" ".join(t.text for t in toks)) if kind == "name" else key
-        features = make_evidence(
-            word_confidences=[t.conf for t in toks],
-            method="pattern",
-            validated=1.0,
-            consistent=1.0,
-        )
-        confidence = calibrator.predict(features)
-        out[name] = ExtractedField(value=printed, confidence=confidence, source=source)
-        evidence[f"fields.{name}"] = ValueEvidence(
-            method="pattern", features=features, confidence=confidence
-        )
+        out[name], evidence[f"fields.{name}"] = _confirmed(printed, toks, pages, calibrator)
         taken.append((source.file, source.page, source.bbox))
     return out, evidence
 
@@ -232,18 +238,6 @@ def find_member(
             used = tokens_within(rest, offsets, dates[0].start, dates[0].end)
             found.append(("patient_dob", dates[0].value.isoformat(), used))
         for name, value, used in found:
-            features = make_evidence(
-                word_confidences=[t.conf for t in used],
-                method="pattern",
-                validated=1.0,
-                consistent=1.0,
-            )
-            confidence = calibrator.predict(features)
-            out[name] = ExtractedField(
-                value=value, confidence=confidence, source=source_of(used, pages)
-            )
-            evidence[f"fields.{name}"] = ValueEvidence(
-                method="pattern", features=features, confidence=confidence
-            )
+            out[name], evidence[f"fields.{name}"] = _confirmed(value, used, pages, calibrator)
         return out, evidence
     return {}, {}
