@@ -84,7 +84,11 @@ def _date_patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
     # month's name as an apostrophe ("Feb'15, 2023")
     pats: list[tuple[str, str]] = [
         (rf"(?P<y>\d{{4}})(?P<s>{sep}) ?(?P<m>\d{{1,2}})(?P=s) ?(?P<d>\d{{1,2}})", "ymd"),
-        (rf"(?P<a>\d{{1,2}})(?P<s>{sep}) ?(?P<b>\d{{1,2}})(?P=s) ?(?P<c>\d{{4}}|\d{{2}})", "abc"),
+        (r"(?P<a>\d{1,2})(?P<s>[/\-]) ?(?P<b>\d{1,2})(?P=s) ?(?P<c>\d{4}|\d{2})", "abc"),
+        # with points, a short date has two digits a part ("01.02.25"): "1. 2.00" is a
+        # count and a price, "12.5.25" no printed date
+        (r"(?P<a>\d{1,2})(?P<s>\.)(?P<b>\d{1,2})\.(?P<c>\d{4})", "abc"),
+        (r"(?P<a>\d{2})(?P<s>\.)(?P<b>\d{2})\.(?P<c>\d{2})", "abc"),
         # a form's date boxes, "MM | DD | YY" filled in as "07 | 22 | 1968" or "03 04 26":
         # two-digit parts only, so counts and prices in a row are not read as dates
         (r"(?P<a>\d{2})(?P<s> ?\| ?| )(?P<b>\d{2})(?P=s)(?P<c>\d{4}|\d{2})", "abc"),

@@ -173,6 +173,14 @@ def test_normalize_find_dates_with_ocr_spacing_and_specks() -> None:
         date(2025, 6, 12),
     ]
     assert find_dates("Qty 1 - 2 2025") == []
+    # with points: a count and a price ("1. 2.00", "1.2.00") are no date; dotted dates are
+    assert find_dates("Vitamin B-12 1. 2.00 32.00") == []
+    assert find_dates("1.2.00") == []
+    assert [d.value for d in find_dates("01.02.2000 and 1.2.2000 and 01.02.25")] == [
+        date(2000, 1, 2),
+        date(2000, 1, 2),
+        date(2025, 1, 2),
+    ]
 
 
 def test_normalize_name_drops_rule_marks_read_as_words() -> None:
