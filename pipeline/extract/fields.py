@@ -992,14 +992,22 @@ _PHRASE_WORDS = 5
 ("☒ Doctor's office / outpatient care")."""
 
 
-def _box_of_phrase(tokens: list[Tok], i: int, vocab: LangVocab) -> bool | None:
+def _box_of_phrase(
+    tokens: list[Tok], i: int, vocab: LangVocab, ctype: str | None = None
+) -> bool | None:
     """The state of the nearest box before token i, a few words back: an option's phrase
     runs from its box to the next box. None when no box is that close, when the word
-    carries a box of its own ("(]critical"), or when another option's word comes first."""
+    carries a box of its own ("(]critical"), or when another option's word comes first (a
+    word of the same claim type's own phrases does not count: "☒ Hospital inpatient")."""
     if not tokens[i].text[:1].isalnum():
         return None
     ticks, unticks = set(vocab.tick_marks), set(vocab.untick_marks)
-    options = {norm(phrase.split()[0]) for words in vocab.claim_types.values() for phrase in words}
+    options = {
+        norm(phrase.split()[0])
+        for kind, words in vocab.claim_types.items()
+        if kind != ctype
+        for phrase in words
+    }
     for j in range(i - 1, max(-1, i - 1 - _PHRASE_WORDS), -1):
         text = tokens[j].text.strip(_RULE_SPECKS)
         if text in ticks:
@@ -1084,7 +1092,7 @@ def _claim_type_options(lines: list[LayoutLine], vocab: LangVocab) -> list[_Opti
                             ticked = _speck_state(speck.text)
                             marked = ticked is None
                         if ticked is None and speck is None:
-                            ticked = _box_of_phrase(line.tokens, i, vocab)
+                            ticked = _box_of_phrase(line.tokens, i, vocab, ctype)
                         mark = speck.text if speck is not None else ""
                         found.append(_Option(ctype, toks, ticked, marked, mark))
     return found

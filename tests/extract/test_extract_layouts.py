@@ -731,3 +731,22 @@ def test_line_items_modifier_pointer_and_surgeon_columns_stay_out_of_description
     (item,) = extract_document("invoice", [p], nlp).line_items
     assert (item.code, item.quantity, item.amount) == ("97110", 2.0, 90.0)
     assert item.description == "Therapeutic exercise, ea 15 min"
+
+
+def test_fields_a_ticked_box_before_a_two_word_option(page, nlp) -> None:
+    p = page(
+        [
+            (0.319, [(0.07, "SECTION II — CLAIM")]),
+            (
+                0.342,
+                [
+                    (0.07, "Benefit being claimed:"),
+                    (0.25, "☐ Outpatient / physician"),
+                    (0.42, "☒ Hospital inpatient"),
+                    (0.60, "☐ Accident medical"),
+                    (0.77, "☐ Critical illness"),
+                ],
+            ),
+        ]
+    )
+    assert extract_document("claim_form", [p], nlp).fields["claim_type"].value == "inpatient"
