@@ -725,6 +725,8 @@ def _below(
         if not toks:
             continue  # nothing, or only OCR specks (":" ";" "-") under the label
         other = next(o for o in row if any(t is toks[0] for t in o.tokens))
+        if toks[0].bbox[0] > x1 + 0.02 and hits.get(other.index):
+            continue  # another column's label, a little lower: the value is further down
         if toks[0].bbox[0] > x1 + 0.02 or toks[-1].bbox[2] < x0 - 0.02:
             return []  # the nearest line below has nothing under this label
         if toks[0] is not other.tokens[0] and _cuts_a_date(other, toks[0], vocab.language):

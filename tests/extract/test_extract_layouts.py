@@ -750,3 +750,25 @@ def test_fields_a_ticked_box_before_a_two_word_option(page, nlp) -> None:
         ]
     )
     assert extract_document("claim_form", [p], nlp).fields["claim_type"].value == "inpatient"
+
+
+def test_fields_a_two_column_form_whose_right_labels_sit_a_little_lower(page, nlp) -> None:
+    p = page(
+        [
+            (0.216, [(0.06, "3. Patient's name (last, first, middle)")]),
+            (0.232, [(0.51, "11. Provider / facility name")]),
+            (0.239, [(0.09, "Fontaine, Aurelio B.")]),
+            (0.256, [(0.54, "Tidewater Physical Therapy & Rehab")]),
+        ]
+    )
+    r = extract_document("claim_form", [p], nlp)
+    assert r.fields["patient_name"].value == "Aurelio B. Fontaine"
+    # a blank answer still reads nothing: the next row of values is the next question's
+    blank = page(
+        [
+            (0.216, [(0.06, "3. Patient's name (last, first, middle)")]),
+            (0.262, [(0.06, "4. Patient's date of birth")]),
+            (0.285, [(0.09, "12/01/1972")]),
+        ]
+    )
+    assert extract_document("claim_form", [blank], nlp).fields["patient_name"].value is None
