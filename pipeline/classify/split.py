@@ -283,8 +283,9 @@ def _group(
         chosen.npis = chosen.npis | npis[position]
         if letterheads[position] is not None:
             chosen.letterheads.append(letterheads[position])  # type: ignore[arg-type]
-        if headings[position] is not None:
-            chosen.headings = chosen.headings | {headings[position]}  # type: ignore[operator]
+        heading = headings[position]
+        if heading is not None:
+            chosen.headings = chosen.headings | {heading}
         if key and not chosen.key:
             chosen.key = key
         if marker is not None:

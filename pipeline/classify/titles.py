@@ -5,9 +5,10 @@ report, a hospital's own bill) can leave it unsure among several types. Most doc
 they are in a heading: "MOTOR VEHICLE ACCIDENT REPORT", "CERTIFICATE OF DIAGNOSIS". A short line
 near the top of the page holding a known title (`data/classify/titles/<lang>.yaml`) multiplies
 that type's score by TITLE_WEIGHT before the scores are renormalised, so a title settles a page
-the model was unsure of, and does not overturn a page it was sure of. A type the title makes
-the likeliest is the page's type even when its weighed score stays under the classifier's
-`min_confidence`. A title of `other` ("EXPLANATION OF BENEFITS") names pages the model never
+the model was unsure of, and does not overturn a page it was sure of (SURE). A type the title
+makes the likeliest, or any title's type on a page the model gave less than SURE, is the
+page's type even when its weighed score stays under the classifier's `min_confidence` (the
+low confidence sends the page to review). A title of `other` ("EXPLANATION OF BENEFITS") names pages the model never
 saw and takes for what they resemble (a bill): `other` starts as likely as the model's best
 guess, so such a page is `other` whatever the model took it for. A page of a few words saying
 it is empty ("This page intentionally left blank", `data/classify/blank_notices/<lang>.yaml`)
