@@ -564,7 +564,7 @@ def _signature_name(lines: list[LayoutLine], vocab: LangVocab) -> _Candidate | N
         if len(toks) < 3:
             continue
         read = _read_value("name", toks, vocab)
-        if read is not None and len(read[1]) == len(toks):
+        if read is not None and isinstance(read[0], str) and len(read[1]) == len(toks):
             return _Candidate("physician_name", read[0], read[1], "pattern", None, 0.5)
     return None
 
@@ -1330,9 +1330,9 @@ def extract_fields(
         if fb:
             cands["provider_name"] = [fb]
     for name in wanted:
-        fv = vocab.fields.get(name)
-        if fv is not None and fv.in_prose and fv.kind == "date" and not cands.get(name):
-            found = _date_in_prose(name, lines, fv.in_prose, vocab.language)
+        prose = vocab.fields.get(name)
+        if prose is not None and prose.in_prose and prose.kind == "date" and not cands.get(name):
+            found = _date_in_prose(name, lines, prose.in_prose, vocab.language)
             if found is not None:
                 cands[name] = [found]
     if "physician_name" in wanted and not cands.get("physician_name"):
@@ -1371,9 +1371,9 @@ def extract_fields(
                 ),
             )
         else:
-            fv = vocab.fields.get(name)
-            deferred = _deferred(options, fv.defer if fv else [])
-            kind = fv.kind if fv else None
+            ranked = vocab.fields.get(name)
+            deferred = _deferred(options, ranked.defer if ranked else [])
+            kind = ranked.kind if ranked else None
             order = sorted(
                 range(len(options)),
                 key=lambda i: (
