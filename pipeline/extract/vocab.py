@@ -68,8 +68,8 @@ class FieldVocab(_Strict):
     )
     defer: list[str] = Field(
         default_factory=list,
-        description="labels whose value loses to any other label's value: the subscriber's "
-        "'Member Name' where a dependent's 'Patient Name' is printed too",
+        description="labels whose value loses to a legible value beside another label printed "
+        "exactly: the subscriber's 'Member Name' where a dependent's 'Patient Name' is filled in",
     )
     in_prose: list[str] = Field(
         default_factory=list,
@@ -138,7 +138,8 @@ class LangVocab(_Strict):
     provider_words: list[str] = Field(
         default_factory=list,
         description="words of care providers' names (hospital, clinic ...): a page's letterhead "
-        "holds one; two bills of one type part when their letterheads name different providers",
+        "holds one; two bills of one type part when their letterheads name different providers; "
+        "a read holding one is an organisation's name, no person's",
     )
     diagnosis_context: list[str]
     table: TableVocab
