@@ -428,10 +428,29 @@ def _is_continuation(
     return True
 
 
+_MAX_UNITS = 999
+"""Most units one charge line bills; a larger ratio of amount to price is no count."""
+
+
+def _units(price: Decimal | None, amount: Decimal | None) -> float | None:
+    """How many units the amount bills at the price, when that is a whole number."""
+    if price is None or amount is None or price <= 0 or amount <= 0:
+        return None
+    ratio = amount / price
+    units = ratio.to_integral_value()
+    if abs(ratio - units) * price >= Decimal("0.015") or not 1 <= units <= _MAX_UNITS:
+        return None
+    return float(units)
+
+
 def _finish(item: _Item) -> LineItemDraft:
     q = item.quantity
-    if q is None and item.unit_price is not None and item.unit_price == item.amount:
-        q = 1.0
+    units = _units(item.unit_price, item.amount)
+    if units is not None and q != units:
+        # A count is one or two small glyphs, a price and an amount five or more: a fax or
+        # a poor scan reads "1" as "4" or "7" where both amounts are right and agree. When
+        # they make a whole count, that count stands and the misread one goes.
+        q = units
     return LineItemDraft(
         service_date=item.service_date,
         code=item.code,

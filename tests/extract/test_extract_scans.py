@@ -1177,3 +1177,36 @@ def test_fields_labels_that_run_on_are_no_names(nlp) -> None:
     fields = extract_document("diagnosis_certificate", [cert], nlp).fields
     assert fields["patient_name"].value == "Walter B. Hughes"
     assert fields["physician_name"].value == "Priya Natarajan, MD"
+
+
+def test_line_items_count_misread_where_price_and_amount_agree(nlp) -> None:
+    # A fax reads the count "1" as "4" or "7"; the price and the amount, both read, make the
+    # count whole. A count they do not make whole (miles) stays as read.
+    p = scan(
+        [
+            [(0.07, 0.17, "Service date"), (0.19, 0.17, "Code"), (0.27, 0.17, "Service")],
+            [(0.66, 0.17, "Qty"), (0.77, 0.17, "Price"), (0.90, 0.17, "Total")],
+            [(0.07, 0.19, "10/01/2026"), (0.19, 0.19, "99203"), (0.27, 0.19, "New patient visit")],
+            [(0.67, 0.19, "4"), (0.77, 0.19, "185.00"), (0.89, 0.19, "185.00")],
+            [(0.07, 0.21, "10/01/2026"), (0.19, 0.21, "Q4012"), (0.27, 0.21, "Splint, fiberglass")],
+            [(0.67, 0.21, "7"), (0.77, 0.21, "22.00"), (0.89, 0.21, "44.00")],
+            [
+                (0.07, 0.23, "10/01/2026"),
+                (0.19, 0.23, "97110"),
+                (0.27, 0.23, "Therapeutic exercise"),
+            ],
+            [(0.67, 0.23, "3"), (0.77, 0.23, "45.00"), (0.89, 0.23, "135.00")],
+            [(0.07, 0.25, "10/01/2026"), (0.19, 0.25, "A0425"), (0.27, 0.25, "Ground mileage")],
+            [(0.67, 0.25, "14.6"), (0.77, 0.25, "12.50"), (0.89, 0.25, "182.50")],
+            [(0.07, 0.27, "10/01/2026"), (0.19, 0.27, "A0428"), (0.27, 0.27, "BLS transport")],
+            [(0.67, 0.27, "1"), (0.77, 0.27, "310.00"), (0.89, 0.27, "318.00")],
+        ]
+    )
+    items = extract_document("invoice", [p], nlp).line_items
+    assert [(i.code, i.quantity) for i in items] == [
+        ("99203", 1.0),
+        ("Q4012", 2.0),
+        ("97110", 3.0),
+        ("A0425", 14.6),
+        ("A0428", 1.0),  # 318.00 is no whole count of 310.00: an amount misread, not the count
+    ]
