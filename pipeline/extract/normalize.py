@@ -235,7 +235,13 @@ def parse_money(text: str, language: str = "en", rules: MoneyRules | None = None
         trimmed = text.strip().strip(BOX_EDGES)
         if trimmed and trimmed != text.strip():
             value = _parse_money(trimmed, rules)
+        if value is None and trimmed[-1:] in (".", ",") and _CENTS_AT_END.search(trimmed[:-1]):
+            # a sentence's full stop or a comma after whole cents ("Total 429.00.")
+            value = _parse_money(trimmed[:-1], rules)
     return value
+
+
+_CENTS_AT_END = re.compile(r"\d[.,]\d\d$")
 
 
 def _parse_money(text: str, rules: MoneyRules) -> Decimal | None:

@@ -76,6 +76,18 @@ def test_normalize_parse_money_box_edge_glued_to_the_amount(value: Decimal, edge
         assert parse_money(f"{edge}{value:.2f}") == value
 
 
+@given(st.decimals(min_value=0, max_value=Decimal("9999999.99"), places=2), st.sampled_from(".,"))
+def test_normalize_parse_money_stop_after_the_cents(value: Decimal, stop: str) -> None:
+    # "Total 429.00." ends a sentence; the stop is no part of the amount
+    assert parse_money(f"{value:,.2f}{stop}") == value
+    assert parse_money(f"${value:.2f}{stop}") == value
+
+
+def test_normalize_parse_money_stop_needs_whole_cents() -> None:
+    assert parse_money("429.0.") is None
+    assert parse_money("1,5.") is None
+
+
 def test_normalize_parse_money_bar_for_a_last_digit_is_still_a_digit() -> None:
     assert parse_money("267.3|") == Decimal("267.31")  # the repair, not the trim
     assert parse_money("|") is None
