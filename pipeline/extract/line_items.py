@@ -327,8 +327,37 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
                 used.add(i)
             break
         desc = [t for i, t in enumerate(row) if i not in used and i < first_money]
+        if item.code_token is not None:
+            # the line's number printed before its code ("2  L1830  Knee immobilizer")
+            code_x = item.code_token.bbox[0]
+            desc = [t for t in desc if not (t.bbox[2] <= code_x and _LINE_NUMBER.fullmatch(t.text))]
     item.description = _description_words(desc)
     return item
+
+
+_LINE_NUMBER = re.compile(r"\d{1,3}[.)]?")
+
+_CODE_COLUMN_SLACK = 0.03
+"""Page widths the codes of one column's rows may start apart."""
+
+
+def _aligned_run(undated: list[_Item]) -> list[_Item]:
+    """The charges of a table whose header was not read (a shaded header row OCR skipped,
+    a bill printed without one): rows with a code, a description, a price and an amount
+    that bills a whole count of it, but no date, count only as two or more whose codes
+    start in one column. A lone such row is a code and an amount in passing, as an
+    address's ZIP code beside a balance can look; a fee schedule (a superbill's list of
+    every service with its one fee) has no price and amount to agree."""
+    coded = [i for i in undated if i.code_token is not None]
+    best: list[_Item] = []
+    for item in coded:
+        x = item.code_token.bbox[0] if item.code_token else 0.0
+        column = [
+            i for i in coded if i.code_token and abs(i.code_token.bbox[0] - x) <= _CODE_COLUMN_SLACK
+        ]
+        if len(column) > len(best):
+            best = column
+    return best if len(best) >= 2 else []
 
 
 _WORD_GAP = 1.2
@@ -479,6 +508,8 @@ def extract_line_items(
         rows = [merge_split_amounts(row) for row in rows_of(toks)]
         prev: _Item | None = None
         in_table = False
+        page_start = len(items)
+        undated: list[_Item] = []  # coded charges found where no header was read
         for row in rows:
             header = find_header(row, vocab)
             if header:
@@ -502,6 +533,9 @@ def extract_line_items(
             has_key = item.service_date is not None or item.code is not None
             if item.amount is not None and (has_key or (in_table and item.description)):
                 if cols is None and not (item.service_date and item.code):
+                    if item.code and item.description and _units(item.unit_price, item.amount):
+                        undated.append(item)
+                    prev = None
                     continue
                 item.in_table = cols is not None
                 items.append(item)
@@ -512,6 +546,13 @@ def extract_line_items(
                 prev.description.extend(_description_words(row))
                 prev.tokens.extend(row)
                 table_lines |= {t.line_index for t in row}
+        run = _aligned_run(undated)
+        if run:
+            for item in run:
+                table_lines |= {t.line_index for t in item.tokens}
+            items[page_start:] = sorted(
+                [*items[page_start:], *run], key=lambda i: min(t.bbox[1] for t in i.tokens)
+            )
     drafts: list[LineItemDraft] = []
     evidence: list[ValueEvidence] = []
     code_tokens: set[tuple[int, int, float]] = set()

@@ -1210,3 +1210,31 @@ def test_line_items_count_misread_where_price_and_amount_agree(nlp) -> None:
         ("A0425", 14.6),
         ("A0428", 1.0),  # 318.00 is no whole count of 310.00: an amount misread, not the count
     ]
+
+
+def test_line_items_table_whose_header_was_not_read(nlp) -> None:
+    # A shaded header row OCR skipped: coded rows whose price and amount agree, in one code
+    # column, are the charges; the line numbers before the codes are no description.
+    rows = [
+        [(0.09, 0.26, "1"), (0.12, 0.26, "L1833"), (0.20, 0.26, "Knee orthosis, prefab")],
+        [(0.66, 0.26, "1"), (0.75, 0.26, "412.00"), (0.88, 0.26, "412.00")],
+        [(0.09, 0.28, "2"), (0.12, 0.28, "A4565"), (0.20, 0.28, "Crutch tips replacement set")],
+        [(0.66, 0.28, "2"), (0.77, 0.28, "7.50"), (0.90, 0.28, "15.00")],
+    ]
+    items = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert [(i.code, i.description, i.quantity, i.amount) for i in items] == [
+        ("L1833", "Knee orthosis, prefab", 1.0, 412.0),
+        ("A4565", "Crutch tips replacement set", 2.0, 15.0),
+    ]
+    # one such row alone is a code and an amount in passing
+    assert extract_document("invoice", [scan(rows[:2])], nlp).line_items == []
+
+
+def test_line_items_fee_schedule_without_header_is_no_charge(nlp) -> None:
+    # a superbill lists every service with its fee; unticked, none is billed
+    rows = [
+        [(0.07, 0.30, "99202"), (0.15, 0.30, "New pt, straightforward"), (0.45, 0.30, "95.00")],
+        [(0.07, 0.32, "99203"), (0.15, 0.32, "New pt, low"), (0.45, 0.32, "135.00")],
+        [(0.07, 0.34, "87880"), (0.15, 0.34, "Rapid strep antigen"), (0.45, 0.34, "25.00")],
+    ]
+    assert extract_document("invoice", [scan(rows)], nlp).line_items == []
