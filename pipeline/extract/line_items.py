@@ -335,6 +335,75 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
     return item
 
 
+def _stated_service_date(rows: list[list[Tok]], vocab: LangVocab) -> str | None:
+    """The one date a page states after a date-of-service label ("Date of Service:
+    09/09/2025"), or None when it states none, or a range, or several."""
+    field = vocab.fields.get("service_dates")
+    if field is None:
+        return None
+    labels = sorted({label.casefold() for label in field.labels}, key=len, reverse=True)
+    found: set[str] = set()
+    for row in rows:
+        text, _ = joined_text(row)
+        folded = text.casefold()
+        for label in labels:
+            at = re.search(rf"(?<!\w){re.escape(label)}(?!\w)", folded)
+            if at is None:
+                continue
+            found.update(d.value.isoformat() for d in find_dates(text[at.end() :], vocab.language))
+            break
+    return found.pop() if len(found) == 1 else None
+
+
+def _ticked_charges(row: list[Tok], vocab: LangVocab) -> list[_Item] | None:
+    """The services a row of a superbill ticks, or None when the row is no such list.
+
+    A superbill prints every service the practice bills, each after a box and with its
+    fee ("☐ 99212 Est pt, straightforward 95.00  ☒ 99213 Est pt, low 135.00"); only the
+    ticked ones were given. A row is such a list when a box mark stands right before a
+    procedure code; each box's entry runs to the next box. A single letter is no box here
+    ("X" may be a word): the marks are the checkbox reader's and their printed forms.
+    """
+    marks = {
+        m for m in [*vocab.tick_marks, *vocab.untick_marks] if not (len(m) == 1 and m.isascii())
+    }
+    starts = [
+        i
+        for i, tok in enumerate(row[:-1])
+        if tok.text in marks and (_read_code(row[i + 1].text) or ("", ""))[1] in ("CPT", "HCPCS")
+    ]
+    if not starts:
+        return None
+    ticks = set(vocab.tick_marks)
+    found: list[_Item] = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(row)
+        entry = row[start:end]
+        if entry[0].text not in ticks:
+            continue
+        code = _read_code_repaired(entry[1].text)
+        money = _money_tokens(entry[2:], vocab.language)
+        if code is None or not money:
+            continue
+        fee_tok, fee = money[0]
+        words = [t for t in entry[2:] if t.bbox[0] < fee_tok.bbox[0]]
+        found.append(
+            _Item(
+                tokens=list(entry),
+                code=code[0],
+                code_system=code[1],
+                code_repaired=code[2],
+                code_token=entry[1],
+                description=_description_words(words),
+                quantity=1.0,
+                amount=fee,
+                key_tokens=[entry[0], entry[1], fee_tok],
+                in_table=True,
+            )
+        )
+    return found
+
+
 _LINE_NUMBER = re.compile(r"\d{1,3}[.)]?")
 
 _CODE_COLUMN_SLACK = 0.03
@@ -518,6 +587,13 @@ def extract_line_items(
                 continue
             if closed:
                 continue
+            ticked = _ticked_charges(row, vocab)
+            if ticked is not None:
+                # a fee schedule with boxes (a superbill): its ticked services are the charges
+                items.extend(ticked)
+                table_lines |= {t.line_index for t in row}
+                prev = None
+                continue
             if (in_table or prev is not None) and _is_stop(row, vocab):
                 closed = True
                 continue
@@ -553,6 +629,13 @@ def extract_line_items(
             items[page_start:] = sorted(
                 [*items[page_start:], *run], key=lambda i: min(t.bbox[1] for t in i.tokens)
             )
+        if any(item.service_date is None for item in items[page_start:]):
+            stated = _stated_service_date(rows, vocab)
+            for item in items[page_start:]:
+                if item.service_date is None and stated is not None:
+                    # a superbill or a one-visit bill prints its one date of service once,
+                    # above the charges
+                    item.service_date = stated
     drafts: list[LineItemDraft] = []
     evidence: list[ValueEvidence] = []
     code_tokens: set[tuple[int, int, float]] = set()

@@ -1238,3 +1238,35 @@ def test_line_items_fee_schedule_without_header_is_no_charge(nlp) -> None:
         [(0.07, 0.34, "87880"), (0.15, 0.34, "Rapid strep antigen"), (0.45, 0.34, "25.00")],
     ]
     assert extract_document("invoice", [scan(rows)], nlp).line_items == []
+
+
+def test_line_items_superbill_gives_its_ticked_services_on_its_date_of_service(nlp) -> None:
+    # two columns of boxed services with fees; only the ticked ones were given, on the one
+    # date of service the form states above them
+    rows = [
+        [(0.08, 0.10, "Patient: Grace Lindqvist"), (0.66, 0.10, "Date of Service: 09/09/2025")],
+        [(0.07, 0.17, "OFFICE VISIT - NEW"), (0.46, 0.17, "FEE")],
+        [(0.50, 0.17, "OFFICE VISIT - EST"), (0.89, 0.17, "FEE")],
+        [(0.07, 0.19, "☐"), (0.09, 0.19, "99202"), (0.15, 0.19, "New pt, straightforward")],
+        [(0.44, 0.19, "110.00"), (0.51, 0.19, "☒"), (0.53, 0.19, "99213")],
+        [(0.58, 0.19, "Est pt, low"), (0.88, 0.19, "135.00")],
+        [(0.07, 0.21, "☒"), (0.09, 0.21, "87880"), (0.15, 0.21, "Rapid strep antigen")],
+        [(0.45, 0.21, "28.00"), (0.51, 0.21, "☐"), (0.53, 0.21, "90715")],
+        [(0.58, 0.21, "Tdap vaccine"), (0.88, 0.21, "58.00")],
+        [(0.65, 0.30, "Total Charges"), (0.88, 0.30, "$163.00")],
+    ]
+    items = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert [(i.code, i.description, i.amount, i.service_date) for i in items] == [
+        ("99213", "Est pt, low", 135.0, "2025-09-09"),
+        ("87880", "Rapid strep antigen", 28.0, "2025-09-09"),
+    ]
+
+
+def test_line_items_undated_charges_keep_no_date_when_the_page_states_a_range(nlp) -> None:
+    rows = [
+        [(0.08, 0.10, "Dates of Service: 09/01/2025 - 09/03/2025")],
+        [(0.07, 0.19, "☒"), (0.09, 0.19, "99213"), (0.15, 0.19, "Est pt, low")],
+        [(0.44, 0.19, "135.00")],
+    ]
+    (item,) = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert (item.code, item.service_date) == ("99213", None)
