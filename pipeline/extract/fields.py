@@ -679,7 +679,12 @@ def _below(
     hit: LabelHit,
     hits: dict[int, list[LabelHit]],
     start_toks: list[Tok],
+    above: bool = False,
 ) -> list[Tok]:
+    """The words under the label, in its column: up to the next label to its right.
+
+    `above`: the words over it instead, on forms that print a caption under each value's
+    line ("Rosa M. Delgado-Ibarra" over "Patient full name")."""
     x0, x1 = hit.bbox_x(line)
     label = line.tokens[hit.start : hit.end]
     height = max(t.height for t in label)
@@ -694,10 +699,12 @@ def _below(
     ]
     bound = min(right) if right else 1.0
     bottom = line.bbox[3]
-    below = sorted(
-        (o for o in lines if o.page_index == line.page_index and o.index != line.index),
-        key=lambda o: o.bbox[1],
-    )
+    others = [o for o in lines if o.page_index == line.page_index and o.index != line.index]
+    if above:
+        # nearest first, by how far each line ends over the label's top
+        below = sorted(others, key=lambda o: -o.bbox[3])
+    else:
+        below = sorted(others, key=lambda o: o.bbox[1])
     # boxes stay: "☐ M ☒ F" under "Sex" is a choice, not the letters "M F"
     boxes = {*vocab.tick_marks, *vocab.untick_marks}
 
@@ -705,9 +712,14 @@ def _below(
         return any(c.isalnum() for c in t.text) or t.text in boxes
 
     for first in below:
-        top = first.bbox[1]
-        if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
-            continue
+        if above:
+            gap = line.bbox[1] - first.bbox[3]
+            if gap < -height * 0.3 or gap > height * _MAX_BELOW_LINES or _same_row(first, line):
+                continue
+        else:
+            top = first.bbox[1]
+            if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
+                continue
         # readers split one visual row into several lines at wide gaps: take the whole row
         row = [o for o in below if _same_row(o, first)]
         toks = [
@@ -725,7 +737,7 @@ def _below(
         if not toks:
             continue  # nothing, or only OCR specks (":" ";" "-") under the label
         other = next(o for o in row if any(t is toks[0] for t in o.tokens))
-        if toks[0].bbox[0] > x1 + 0.02 and hits.get(other.index):
+        if not above and toks[0].bbox[0] > x1 + 0.02 and hits.get(other.index):
             continue  # another column's label, a little lower: the value is further down
         if toks[0].bbox[0] > x1 + 0.02 or toks[-1].bbox[2] < x0 - 0.02:
             return []  # the nearest line below has nothing under this label
@@ -740,6 +752,38 @@ def _below(
 
 _ASIDE_NUMBER = re.compile(r"\(\w{1,3}\)")
 """A label's own number or code in parentheses ("Dependent (02)", "Box (3)")."""
+
+
+def _captions_under_values(
+    vocab: LangVocab,
+    lines: list[LayoutLine],
+    hits: list[LabelHit],
+    by_line: dict[int, list[LabelHit]],
+    start_toks: list[Tok],
+) -> set[int]:
+    """Pages (indexes) of forms that print each label under its value's line.
+
+    On such a form the line under a caption holds the next row's values, which can read
+    as a value of the caption's kind too (a member ID under "Patient full name" is no
+    name, but an address number under "Member ID" is an id). A page counts as one when
+    twice as many of the document's labels read a valid value only over them as only under
+    them, three at least: a signature line's caption alone ("Signature", "Date") makes no
+    such form.
+    """
+    votes: dict[int, list[int]] = {}
+    for hit in hits:
+        fv = vocab.fields.get(hit.field)
+        line = lines[hit.line]
+        if fv is None or hit.end < len(line.tokens):
+            continue  # a label with words after it has its value beside it, if anywhere
+        over = _read_value(
+            fv.kind, _below(vocab, lines, line, hit, by_line, start_toks, True), vocab
+        )
+        under = _read_value(fv.kind, _below(vocab, lines, line, hit, by_line, start_toks), vocab)
+        if (over is None) != (under is None):
+            count = votes.setdefault(line.page_index, [0, 0])
+            count[0 if over is not None else 1] += 1
+    return {page for page, (over, under) in votes.items() if over >= 3 and over >= 2 * under}
 
 
 def _in_phrase(line: LayoutLine, hit: LabelHit, beside: list[Tok]) -> bool:
@@ -1245,6 +1289,9 @@ def extract_fields(
     for h in hits:
         if h.field in vocab.fields:
             label_kinds.setdefault(vocab.fields[h.field].kind, set()).add(h.line)
+    captions_under = _captions_under_values(
+        vocab, lines, [h for h in hits if h.field in wanted], by_line, start_toks
+    )
     cands: dict[str, list[_Candidate]] = {}
     for hit in hits:
         target = hit.field
@@ -1258,10 +1305,13 @@ def extract_fields(
         prefer = fv.prefer
         rank = prefer.index(hit.label) if hit.label in prefer else len(prefer)
         beside: list[Tok] = []
+        under: tuple[tuple[str, str], ...] = (("label_below", "below"),)
+        if lines[hit.line].page_index in captions_under:
+            under = (("label_below", "above"), *under)
         for method, where in (
             ("label_beside", "beside"),
             ("label_beside", "offset"),
-            ("label_below", "below"),
+            *under,
             ("label_below", "wrapped"),
         ):
             if where == "beside":
@@ -1276,8 +1326,8 @@ def extract_fields(
                 toks = next((t for t, r in read_at if r is not None), [])
             elif _in_phrase(line, hit, beside):
                 break  # "Patient Statement" is a title, not a label with its value elsewhere
-            elif where == "below":
-                toks = _below(vocab, lines, line, hit, by_line, start_toks)
+            elif where in ("below", "above"):
+                toks = _below(vocab, lines, line, hit, by_line, start_toks, where == "above")
             else:
                 toks = _wrapped(lines, line, hit)
             read = _read_value(fv.kind, toks, vocab)

@@ -1270,3 +1270,59 @@ def test_line_items_undated_charges_keep_no_date_when_the_page_states_a_range(nl
     ]
     (item,) = extract_document("invoice", [scan(rows)], nlp).line_items
     assert (item.code, item.service_date) == ("99213", None)
+
+
+_CAPTIONS_UNDER = [
+    [(0.07, 0.104, "Rosa M. Delgado-Ibarra")],
+    [(0.51, 0.104, "03/30/1964")],
+    [(0.74, 0.104, "Female")],
+    [(0.07, 0.124, "Patient full name"), (0.51, 0.124, "Date of birth"), (0.74, 0.124, "Gender")],
+    [(0.07, 0.147, "U4471902815")],
+    [(0.51, 0.147, "HMO-3310-A")],
+    [(0.74, 0.147, "01/01/2025")],
+    [(0.07, 0.166, "Member ID"), (0.51, 0.166, "Policy number")],
+    [(0.74, 0.166, "Coverage start date")],
+    [(0.07, 0.189, "88 Vallejo Street, San Mateo, CA 94401")],
+    [(0.07, 0.209, "Mailing address")],
+]
+
+
+def test_fields_form_printing_captions_under_its_values(nlp) -> None:
+    fields = extract_document("claim_form", [scan(_CAPTIONS_UNDER)], nlp).fields
+    got = {k: fields[k].value for k in ("patient_name", "patient_dob", "patient_sex")}
+    assert got == {
+        "patient_name": "Rosa M. Delgado-Ibarra",
+        "patient_dob": "1964-03-30",
+        "patient_sex": "F",
+    }
+    got = {k: fields[k].value for k in ("member_id", "policy_number", "policy_effective_date")}
+    assert got == {
+        "member_id": "U4471902815",
+        "policy_number": "HMO-3310-A",
+        "policy_effective_date": "2025-01-01",
+    }
+
+
+def test_fields_values_under_their_labels_with_a_captioned_signature_line(nlp) -> None:
+    # labels over values; only the signature line prints its captions under it
+    rows = [
+        [(0.07, 0.10, "Patient name"), (0.51, 0.10, "Date of birth")],
+        [(0.07, 0.12, "Rosa Delgado")],
+        [(0.51, 0.12, "03/30/1964")],
+        [(0.07, 0.14, "Member ID"), (0.51, 0.14, "Policy number")],
+        [(0.07, 0.16, "U4471902815")],
+        [(0.51, 0.16, "HMO-3310-A")],
+        [(0.07, 0.30, "Rosa Delgado")],
+        [(0.51, 0.30, "07/08/2025")],
+        [(0.07, 0.32, "Signature"), (0.51, 0.32, "Date")],
+    ]
+    fields = extract_document("claim_form", [scan(rows)], nlp).fields
+    got = {
+        k: fields[k].value for k in ("patient_name", "patient_dob", "member_id", "policy_number")
+    }
+    assert got == {
+        "patient_name": "Rosa Delgado",
+        "patient_dob": "1964-03-30",
+        "member_id": "U4471902815",
+        "policy_number": "HMO-3310-A",
+    }
