@@ -180,8 +180,62 @@ def fast_chars(plumber_page: Any) -> Any:
     return plumber_page
 
 
+_SYMBOL_FONTS: dict[str, dict[str, str]] = {
+    # Adobe ZapfDingbats by its built-in encoding: what PDF form checkboxes draw ("4" is
+    # the tick of an AcroForm box, "8" its cross, "n" a filled square, "o"-"r" empty boxes)
+    "zapfdingbats": {
+        "3": "✓",
+        "4": "✔",
+        "5": "✕",
+        "6": "✖",
+        "7": "✗",
+        "8": "✘",
+        "l": "●",
+        "m": "❍",
+        "n": "■",
+        "o": "❏",
+        "p": "❐",
+        "q": "❑",
+        "r": "❒",
+        "u": "◆",
+    },
+    # Microsoft Wingdings by its code points: the boxes of forms typed in a word processor
+    "wingdings": {"¨": "☐", "o": "□", "þ": "☑", "ý": "☒", "x": "☒", "ü": "✓", "û": "✗"},
+}
+"""Glyphs of symbol fonts whose text layer gives the letter of the code point, not the
+symbol: a ticked box reads "n" or "4" unless mapped. Keys are lower-case font names without
+their subset prefix ("ABCDEF+ZapfDingbats"); "ZaDb" is ZapfDingbats' name in form fields."""
+
+_SYMBOL_FONT_ALIASES = {"zadb": "zapfdingbats", "dingbats": "zapfdingbats"}
+
+
+def _symbol_table(fontname: str) -> dict[str, str] | None:
+    name = str(fontname).split("+", 1)[-1].lower().replace("-", "").replace(" ", "")
+    for alias, table in _SYMBOL_FONT_ALIASES.items():
+        if name.startswith(alias):
+            return _SYMBOL_FONTS[table]
+    return next((t for font, t in _SYMBOL_FONTS.items() if name.startswith(font)), None)
+
+
+def _map_symbol_glyphs(chars: list[dict[str, Any]]) -> None:
+    """Give checkbox glyphs of symbol fonts their symbols, in place."""
+    tables: dict[str, dict[str, str] | None] = {}
+    for char in chars:
+        fontname = str(char.get("fontname", ""))
+        if fontname not in tables:
+            tables[fontname] = _symbol_table(fontname)
+        table = tables[fontname]
+        if table is None:
+            continue
+        text = char["text"]
+        if len(text) == 1 and 0xF020 <= ord(text) <= 0xF0FF:
+            text = chr(ord(text) - 0xF000)  # a symbol font's code point in the private use area
+        char["text"] = table.get(text, char["text"])
+
+
 def _plumber_words(plumber_page: Any) -> list[tuple[Word, str]]:
     x_origin, y_origin, x_end, y_end = (float(v) for v in plumber_page.bbox)
+    _map_symbol_glyphs(plumber_page.chars)
     width = max(x_end - x_origin, 1e-6)
     height = max(y_end - y_origin, 1e-6)
     # pdfplumber assumes rotated glyphs read top-to-bottom; glyphs turned the other way

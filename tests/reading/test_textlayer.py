@@ -312,3 +312,24 @@ def _layout_chars(container):
             yield from _layout_chars(obj)
         elif isinstance(obj, LTChar):
             yield obj
+
+
+def test_textlayer_checkbox_glyphs_of_symbol_fonts_read_as_boxes(tmp_path: Path) -> None:
+    # a form's boxes drawn in ZapfDingbats: its text layer holds the codes "n", "o", "4"
+    path = tmp_path / "boxes.pdf"
+    c = canvas.Canvas(str(path), pagesize=letter)
+    c.setFont("ZapfDingbats", 11)
+    c.drawString(72, 720, "■")
+    c.drawString(200, 720, "❏")
+    c.drawString(330, 720, "✔")
+    c.setFont("Helvetica", 11)
+    c.drawString(86, 720, "Critical Illness")
+    c.drawString(214, 720, "Accident")
+    c.drawString(344, 720, "Outpatient n")
+    c.showPage()
+    c.save()
+    with pdfplumber.open(path) as pdf:
+        assert [ch["text"] for ch in pdf.pages[0].chars[:3]] == ["n", "o", "4"]
+        page = read_text_layer(pdf.pages[0], "boxes.pdf", 1)
+    words = [w.text for line in page.lines for w in line.words]
+    assert words == ["■", "Critical", "Illness", "❏", "Accident", "✔", "Outpatient", "n"]
