@@ -712,13 +712,18 @@ def _below(
         return any(c.isalnum() for c in t.text) or t.text in boxes
 
     for first in below:
+        # how far a value may stand, in heights of the label or of the value's words if
+        # larger (up to twice the label's): a form's small captions sit a line of its larger
+        # print away from their values
+        words = sorted(t.height for t in first.tokens)
+        reach = min(max(height, words[len(words) // 2]), 2 * height) * _MAX_BELOW_LINES
         if above:
             gap = line.bbox[1] - first.bbox[3]
-            if gap < -height * 0.3 or gap > height * _MAX_BELOW_LINES or _same_row(first, line):
+            if gap < -height * 0.3 or gap > reach or _same_row(first, line):
                 continue
         else:
             top = first.bbox[1]
-            if top < bottom - height * 0.3 or top - bottom > height * _MAX_BELOW_LINES:
+            if top < bottom - height * 0.3 or top - bottom > reach:
                 continue
         # readers split one visual row into several lines at wide gaps: take the whole row
         row = [o for o in below if _same_row(o, first)]
@@ -1026,9 +1031,12 @@ def _mark_state(text: str, ticks: set[str], unticks: set[str]) -> bool | None:
     inside = text.strip(_BOX_SIDES)
     if inside == text:
         return None
-    if inside in ("X", "x"):
-        return True
+    if _X_IN_A_BOX.fullmatch(inside):
+        return True  # "X" or "x", or with a box edge read as a letter ("IX]", "[Xl")
     return None
+
+
+_X_IN_A_BOX = re.compile(r"[Il1]?[Xx][Il1]?")
 
 
 _RULE_SPECKS = "_"

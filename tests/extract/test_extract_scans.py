@@ -1326,3 +1326,31 @@ def test_fields_values_under_their_labels_with_a_captioned_signature_line(nlp) -
         "member_id": "U4471902815",
         "policy_number": "HMO-3310-A",
     }
+
+
+def test_fields_small_caption_over_a_value_in_larger_print(nlp) -> None:
+    # a fax form's captions in small capitals; its values a size larger, a line below
+    rows = [
+        [(0.06, 0.261, "PATIENT NAME")],
+        [(0.50, 0.261, "PATIENT DATE OF BIRTH")],
+        [(0.07, 0.282, "Eli R. Whitcombe")],
+        [(0.51, 0.282, "05/19/2015")],
+        [
+            (0.07, 0.373, "Claim type:"),
+            (0.18, 0.373, "☐ Outpatient"),
+            (0.33, 0.373, "CZ Inpatient"),
+        ],
+        [(0.49, 0.373, "IX] Accident"), (0.65, 0.373, "☐ Critical illness")],
+    ]
+    captions, values = scan(rows, height=0.0055), scan(rows, height=0.0088)
+    # the values' print is larger than the captions'
+    page = captions.model_copy(
+        update={"lines": [*captions.lines[:2], *values.lines[2:4], *captions.lines[4:]]}
+    )
+    fields = extract_document("claim_form", [page], nlp).fields
+    got = {k: fields[k].value for k in ("patient_name", "patient_dob", "claim_type")}
+    assert got == {
+        "patient_name": "Eli R. Whitcombe",
+        "patient_dob": "2015-05-19",
+        "claim_type": "accident",
+    }
