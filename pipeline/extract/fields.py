@@ -759,6 +759,21 @@ _ASIDE_NUMBER = re.compile(r"\(\w{1,3}\)")
 """A label's own number or code in parentheses ("Dependent (02)", "Box (3)")."""
 
 
+def _names_another_field(tokens: list[Tok], field: str, vocab: LangVocab) -> bool:
+    """Whether words read as a name or a text value begin with another field's label,
+    exactly: then the label before them only qualified that one ("Facility" in "Facility
+    NPI 1266083496", "Provider" in "Provider Phone (555) 010-2200")."""
+    labels = _label_table(vocab)
+    for size in range(1, min(labels.longest, len(tokens)) + 1):
+        key = norm(" ".join(t.text for t in tokens[:size]))
+        if not key:
+            continue
+        for name, label, score in _label_matches(labels, _fold(key)):
+            if name != field and score >= 1.0 and norm(label) == key:
+                return True
+    return False
+
+
 def _captions_under_values(
     vocab: LangVocab,
     lines: list[LayoutLine],
@@ -1341,6 +1356,8 @@ def extract_fields(
             read = _read_value(fv.kind, toks, vocab)
             if read is None:
                 continue
+            if fv.kind in ("text", "name") and _names_another_field(read[1], target, vocab):
+                continue  # "Facility NPI 1266083496": the label qualified another's label
             if (
                 fv.kind == "name"
                 and where in ("beside", "offset")
@@ -1413,9 +1430,20 @@ def extract_fields(
             fields[name] = ExtractedField.missing()
             continue
         if name == "total":
+            # the lowest of equally ranked totals on the page: the last word of the bill;
+            # but what is left to pay loses to a larger total of the charges (a payment came
+            # off it), not to a smaller one (tax or fees were added to it)
+            deferred = _deferred(options, vocab.fields[name].defer)
+            billed = [float(options[j].value) for j in range(len(options)) if j not in deferred]
+            deferred = {i for i in deferred if any(v > float(options[i].value) for v in billed)}
             order = sorted(
                 range(len(options)),
-                key=lambda i: (options[i].rank, options[i].method != "label_beside", -i),
+                key=lambda i: (
+                    options[i].rank,
+                    i in deferred,
+                    options[i].method != "label_beside",
+                    -i,
+                ),
             )
         elif name in vocab.fields and vocab.fields[name].kind == "npi":
             # an NPI that passes its check digit beats one that does not (misread, or made up)

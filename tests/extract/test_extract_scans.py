@@ -1354,3 +1354,26 @@ def test_fields_small_caption_over_a_value_in_larger_print(nlp) -> None:
         "patient_dob": "2015-05-19",
         "claim_type": "accident",
     }
+
+
+def test_fields_total_is_what_was_billed_not_what_is_left_to_pay(nlp) -> None:
+    paid = [
+        [(0.71, 0.307, "Subtotal"), (0.89, 0.307, "$207.00")],
+        [(0.61, 0.326, "Paid by card 02/10/2025"), (0.88, 0.326, "-$207.00")],
+        [(0.67, 0.351, "Balance due"), (0.90, 0.351, "$0.00")],
+    ]
+    assert extract_document("invoice", [scan(paid)], nlp).fields["total"].value == 207.0
+    due_only = [[(0.67, 0.351, "Amount Due"), (0.90, 0.351, "$150.00")]]
+    assert extract_document("invoice", [scan(due_only)], nlp).fields["total"].value == 150.0
+
+
+def test_fields_a_label_qualifying_another_label_has_no_value_of_its_own(nlp) -> None:
+    # "Facility" names the provider, but "Facility NPI" is the NPI's label
+    rows = [
+        [(0.10, 0.037, "Midtown Memphis General Hospital")],
+        [(0.71, 0.037, "ITEMIZED STATEMENT")],
+        [(0.06, 0.200, "Facility NPI 1266083496"), (0.26, 0.200, "Federal Tax ID 62-0871255")],
+    ]
+    fields = extract_document("invoice", [scan(rows)], nlp).fields
+    assert fields["provider_npi"].value == "1266083496"
+    assert fields["provider_name"].value == "Midtown Memphis General Hospital"
