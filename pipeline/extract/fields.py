@@ -283,6 +283,7 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
             for h in found
             if _starts_phrase(line, h)
             and (not h.label.endswith(":") or _colon_after(line.tokens, h.end))
+            and _abbreviation_in_capitals(line.tokens[h.start : h.end], h.label)
         ]  # "Pt:" is a label, "PT evaluation" is physical therapy
         found.sort(key=lambda h: (h.start - h.end, -h.score, -len(norm(h.label)), h.start))
         taken: set[int] = set()
@@ -297,6 +298,26 @@ def find_labels(lines: list[LayoutLine], vocab: LangVocab) -> list[LabelHit]:
             taken |= span
             hits.append(hit)
     return sorted(hits, key=lambda h: (h.line, h.start))
+
+
+def _abbreviation_in_capitals(tokens: list[Tok], label: str) -> bool:
+    """A label that is an abbreviation of three capitals at most ("MI", "M.I.", "DOB",
+    "NPI") is one only where it is printed in capitals: "Mi" before "Lone Star Urgent
+    Care" is a logo read as letters, "Dob" a name. OCR gives small letters for capitals of
+    the same shape ("DOs", and "l" for "I" in "M.l"), which still count."""
+    letters = [c for c in label if c.isalpha()]
+    if not letters or len(letters) > 3 or not all(c.isupper() for c in letters):
+        return True
+    printed = [c for t in tokens for c in t.text if c.isalpha()]
+    return (
+        bool(printed)
+        and printed[0].isupper()
+        and all(c.isupper() or c in _CAPITAL_SHAPED for c in printed[1:])
+    )
+
+
+_CAPITAL_SHAPED = "cosvwxzl"
+"""Small letters OCR gives for capitals that look the same (and "l" for "I")."""
 
 
 def _colon_after(tokens: list[Tok], end: int) -> bool:
@@ -882,21 +903,58 @@ def _provider_fallback(
 ) -> _Candidate | None:
     """The letterhead: the first mostly-alphabetic line at the top of the first page."""
     titles = {norm(w) for w in vocab.title_words}
+
+    def title_word(word: str) -> bool:
+        # a title word, or one a letter off in a long word ("TEMIZED STATEMENT")
+        return (
+            not word
+            or word in titles
+            or (len(word) >= 6 and any(_within_edits(word, t, 1) is not None for t in titles))
+        )
+
     for line in sorted(lines, key=lambda o: (o.page_index, o.bbox[1])):
         if line.page_index != 0 or line.bbox[1] > 0.2:
             continue
         if line.index in label_lines or line.tokens[0].text.isdigit():
             continue  # a label's line, or a street address ("0156 Michael Plaza, ...")
-        text = line.text
+        if _POSTCODE_END.fullmatch(line.tokens[-1].text):
+            continue  # the address's last line ("Columbus, OH 43201")
+        tokens = list(line.tokens)
+        while len(tokens) > 1 and (
+            _is_logo_speck(tokens[0].text)
+            or (
+                tokens[0].conf < _LOGO_CONF
+                and tokens[1].conf >= _PRINT_CONF
+                and sum(c.isalpha() for c in tokens[0].text) <= 3
+            )
+        ):
+            # a logo read as marks or letters before the name ("a= St. Brendan ...", "Mi
+            # Lone Star Urgent Care"): unlike the name's print, OCR is unsure of it
+            tokens.pop(0)
+        text = " ".join(t.text for t in tokens)
         letters = sum(c.isalpha() for c in text)
         if letters < 4 or letters < 0.6 * len(text.replace(" ", "")):
             continue
-        if all(t.norm in titles or not t.norm for t in line.tokens):
+        if all(title_word(t.norm) for t in tokens):
             continue
         value = normalize_name(text)
         if value:
-            return _Candidate("provider_name", value, line.tokens, "pattern", None, 0.5)
+            return _Candidate("provider_name", value, tokens, "pattern", None, 0.5)
     return None
+
+
+_LOGO_CONF, _PRINT_CONF = 0.6, 0.9
+"""OCR confidence under which a letterhead's first word of three letters at most is a logo,
+when the next word's is at least the second."""
+
+_POSTCODE_END = re.compile(r"\d{4,6}(-\d{4})?")
+"""A line ending in a postcode (or a ZIP+4) is an address, not a name."""
+
+
+def _is_logo_speck(text: str) -> bool:
+    """A word of one letter at most and some mark that no name holds ("a=", "»", "|")."""
+    letters = sum(c.isalpha() for c in text)
+    return letters <= 1 and any(not c.isalnum() and c not in "&.,'" for c in text)
 
 
 def _npi_fallback(lines: list[LayoutLine]) -> _Candidate | None:

@@ -1377,3 +1377,40 @@ def test_fields_a_label_qualifying_another_label_has_no_value_of_its_own(nlp) ->
     fields = extract_document("invoice", [scan(rows)], nlp).fields
     assert fields["provider_npi"].value == "1266083496"
     assert fields["provider_name"].value == "Midtown Memphis General Hospital"
+
+
+def test_fields_letterhead_without_logo_marks_titles_or_address(nlp) -> None:
+    # a logo read as "Mi" (unsure) or "a=" before the name; a title a letter off; the
+    # address's city line; none is the provider's name
+    logo = scan([[(0.06, 0.044, "Mi")], [(0.10, 0.044, "Lone Star Urgent Care")]], conf=0.98)
+    logo.lines[0].words[0] = logo.lines[0].words[0].model_copy(update={"confidence": 0.0})
+    page = logo.model_copy(
+        update={"lines": [Line.from_words([*logo.lines[0].words, *logo.lines[1].words])]}
+    )
+    assert extract_document("invoice", [page], nlp).fields["provider_name"].value == (
+        "Lone Star Urgent Care"
+    )
+    rows = [
+        [(0.71, 0.031, "TEMIZED STATEMENT")],
+        [(0.06, 0.050, "Columbus, OH 43201")],
+        [(0.06, 0.070, "a= Desert Palms Medical Center")],
+    ]
+    assert extract_document("invoice", [scan(rows)], nlp).fields["provider_name"].value == (
+        "Desert Palms Medical Center"
+    )
+
+
+def test_fields_short_abbreviation_labels_only_in_capitals() -> None:
+    # "MI" is a middle initial's label, "Mi" (a logo read as letters) is not; OCR's small
+    # letters for capitals of the same shape still count ("DOs", "M.l")
+    from pipeline.extract.fields import find_labels
+    from pipeline.extract.vocab import load_vocab
+
+    def labels(text: str) -> list[str]:
+        lines = layout_lines([scan([[(0.07, 0.10, text)]])])
+        return [hit.field for hit in find_labels(lines, load_vocab("en"))]
+
+    assert labels("MI") == labels("M.l") == ["patient_middle_name"]
+    assert labels("Mi") == []
+    assert labels("DOB") == ["patient_dob"] and labels("Dob") == []
+    assert labels("DOs") == labels("DOS")
