@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
-from pipeline.document import Page
+from pipeline.document import Page, union_bbox
 from pipeline.extract.confidence import Calibrator, Method, ValueEvidence, make_evidence
 from pipeline.extract.layout import (
     LayoutLine,
@@ -391,10 +391,56 @@ def _digit_cells(tokens: list[Tok]) -> list[Tok]:
     return cells if digits in (6, 8) else tokens[:1]
 
 
+_BOX_LETTERS = 3
+"""Single characters in a row, at least, that make a word printed one letter per box."""
+
+
+def _box_letters(tokens: list[Tok]) -> list[Tok]:
+    """Tokens with each run of single characters printed one per box joined into one
+    ("J E N N I F E R", "C C H 6 1 0 4 4 8 2 7", "W A - 3 3 0 9 1 2"): boxes a letter
+    apart, on one level; a form that asks for capitals one letter per box."""
+    out: list[Tok] = []
+    run: list[Tok] = []
+
+    def flush() -> None:
+        if len(run) >= _BOX_LETTERS and sum(t.text.isalnum() for t in run) >= _BOX_LETTERS:
+            out.append(
+                Tok(
+                    "".join(t.text for t in run),
+                    min(t.conf for t in run),
+                    union_bbox([t.bbox for t in run]),
+                    run[0].page_index,
+                    run[0].line_index,
+                    union_bbox([t.src for t in run]),
+                    run[0].starts_line,
+                )
+            )
+        else:
+            out.extend(run)
+        run.clear()
+
+    for tok in tokens:
+        single = len(tok.text) == 1 and (tok.text.isalnum() or tok.text in "-/")
+        if run and not (
+            single
+            and tok.bbox[0] - run[-1].bbox[2] <= 2.5 * max(t.height for t in run)
+            and _same_level(run[-1], tok)
+        ):
+            flush()
+        if single:
+            run.append(tok)
+        else:
+            out.append(tok)
+    flush()
+    return out
+
+
 def _read_value(
     kind: FieldKind, tokens: list[Tok], vocab: LangVocab
 ) -> tuple[str | float | tuple[str, str | None], list[Tok], float] | None:
     """The typed value at the start of `tokens`, the tokens it used and a validation score."""
+    if kind in ("name", "name_part", "id"):
+        tokens = _box_letters(tokens)
     raw = tokens
     tokens = [t for t in tokens if t.text.strip(":#.-|") or t.text in ("#",)]
     tokens = [t for t in tokens if t.text not in (":", "#", "-", "|")]

@@ -1414,3 +1414,28 @@ def test_fields_short_abbreviation_labels_only_in_capitals() -> None:
     assert labels("Mi") == []
     assert labels("DOB") == ["patient_dob"] and labels("Dob") == []
     assert labels("DOs") == labels("DOS")
+
+
+def test_fields_values_printed_one_letter_per_box(nlp) -> None:
+    def boxes(x: float, y: float, letters: str) -> list[Placed]:
+        return [(x + 0.018 * i, y, c) for i, c in enumerate(letters)]
+
+    rows = [
+        [(0.07, 0.170, "Last name")],
+        [(0.38, 0.170, "First name")],
+        [(0.63, 0.170, "MI")],
+        [*boxes(0.08, 0.183, "LIU")],
+        [*boxes(0.38, 0.183, "JENNIFER")],
+        [(0.63, 0.183, "K")],
+        [(0.07, 0.320, "Member ID number")],
+        [(0.33, 0.320, "Policy number")],
+        [*boxes(0.08, 0.333, "CCH61044827")],
+        [*boxes(0.34, 0.333, "WA-330912")],
+    ]
+    fields = extract_document("claim_form", [scan(rows)], nlp).fields
+    got = {k: fields[k].value for k in ("patient_name", "member_id", "policy_number")}
+    assert got == {
+        "patient_name": "JENNIFER K LIU",
+        "member_id": "CCH61044827",
+        "policy_number": "WA-330912",
+    }
