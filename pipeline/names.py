@@ -19,7 +19,14 @@ NAME_SUFFIXES = frozenset(
 def given_name_first(name: str) -> str:
     """A name printed family name first ("HARTWELL, DENISE M", as records and claim forms
     print it) in the order other documents print and a member file keeps: "DENISE M
-    HARTWELL". "John Smith, Jr." and "Alan Whitfield, MD" are left as printed."""
+    HARTWELL"; with its initial set apart too ("JENNINGS, HAROLD, B") "HAROLD B JENNINGS".
+    "John Smith, Jr." and "Alan Whitfield, MD" are left as printed."""
+    if name.count(",") == 2:
+        family, given, initial = (part.strip() for part in name.split(","))
+        letters = re.sub(r"\W", "", initial)
+        if family and given and 1 <= len(letters) <= 2 and letters.casefold() not in NAME_SUFFIXES:
+            return given_name_first(f"{family}, {given} {initial}")
+        return name
     if name.count(",") != 1:
         return name
     family, given = (part.strip() for part in name.split(","))
