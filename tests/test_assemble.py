@@ -52,6 +52,18 @@ def test_assemble_unsure_authoritative_value_loses_to_sure_one():
     assert fields.member_id.value == "XJ7"
 
 
+def test_assemble_unsure_claim_form_name_confirmed_by_a_surer_shorter_one():
+    docs = [
+        doc("invoice", patient_name=f("Daniel Ramirez", 0.99)),
+        doc("claim_form", patient_name=f("DANIEL J RAMIREZ", 0.6)),
+    ]
+    name = choose_claim_fields(docs, [], ReviewThresholds()).patient_name
+    assert (name.value, name.confidence) == ("DANIEL J RAMIREZ", 0.99)
+    # another person's name on the bill confirms nothing
+    docs[0] = doc("invoice", patient_name=f("Maria Ramirez", 0.99))
+    assert choose_claim_fields(docs, [], ReviewThresholds()).patient_name.value == "Maria Ramirez"
+
+
 def test_assemble_total_billed_sums_invoices_and_dates_span_items():
     docs = [
         doc("invoice", total=f(100.10)),

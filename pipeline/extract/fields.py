@@ -341,6 +341,17 @@ def _instruction_end(tokens: list[Tok], after: int, most: int = 12) -> int:
             inside = "".join(t.text for t in tokens[after : j + 1])
             letters = sum(c.isalpha() for c in inside)
             return j + 1 if letters > sum(c.isdigit() for c in inside) else after
+    # the closing parenthesis lost (a fax): the aside runs to its cell's end, the next wide
+    # gap, when it holds words and no digit ("(Last Name. First Name. Middle inital:")
+    j = after
+    while j + 1 < len(tokens) and j + 1 < after + most:
+        gap = tokens[j + 1].bbox[0] - tokens[j].bbox[2]
+        if gap > 2.0 * max(tokens[j].height, 0.005):
+            break
+        j += 1
+    inside = "".join(t.text for t in tokens[after : j + 1])
+    if j + 1 < after + most and not any(c.isdigit() for c in inside) and j > after:
+        return j + 1
     return after
 
 

@@ -1439,3 +1439,16 @@ def test_fields_values_printed_one_letter_per_box(nlp) -> None:
         "member_id": "CCH61044827",
         "policy_number": "WA-330912",
     }
+
+
+def test_fields_instruction_whose_closing_parenthesis_a_fax_lost(nlp) -> None:
+    # "(Last Name, First Name, Middle Initial)" read without its ")": still the label's
+    # aside, not a "Last Name" label that cuts the patient's name at its comma
+    rows = [
+        [(0.05, 0.122, "2. PATIENT'S NAME (Last Name. First Name. Middle inidal:")],
+        [(0.38, 0.122, "3 PATIENT'S BIRTH DATE")],
+        [(0.06, 0.139, "RAMIREZ, DANIEL, J")],
+        [(0.38, 0.139, "06 22 1990")],
+    ]
+    fields = extract_document("claim_form", [scan(rows)], nlp).fields
+    assert fields["patient_name"].value == "DANIEL J RAMIREZ"
