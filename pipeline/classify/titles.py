@@ -29,6 +29,8 @@ __all__ = [
     "TITLE_WEIGHT",
     "load_titles",
     "load_salutations",
+    "load_clinician_marks",
+    "clinician_letter",
     "load_blank_notices",
     "page_title",
     "page_heading",
@@ -48,6 +50,7 @@ _LETTER_TOP = 0.4  # a letter's salutation comes after its letterhead, date and 
 _TITLES_DIR = Path(__file__).resolve().parents[1] / "data" / "classify" / "titles"
 _SALUTATIONS_DIR = _TITLES_DIR.parent / "salutations"
 _BLANK_NOTICES_DIR = _TITLES_DIR.parent / "blank_notices"
+_CLINICIAN_MARKS_DIR = _TITLES_DIR.parent / "clinician_marks"
 _BLANK_NOTICE_WORDS = 12  # a notice page holds the notice and perhaps a form or page number
 _NOT_A_HEADING = re.compile(r"[\d:]")  # values and labels: "Date of receipt: 03/02/2026"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -82,6 +85,34 @@ def load_blank_notices(language: str) -> tuple[str, ...]:
         return ()
     notices: list[str] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     return tuple(sorted((_key(n) for n in notices), key=len, reverse=True))
+
+
+@lru_cache(maxsize=8)
+def load_clinician_marks(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """(degrees as printed, phrase keys) that show a letter is a clinician's; none when the
+    language lists none."""
+    import yaml
+
+    path = _CLINICIAN_MARKS_DIR / f"{language}.yaml"
+    if not path.is_file():
+        return frozenset(), ()
+    data: dict[str, list[str]] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    degrees = frozenset(str(d) for d in data.get("degrees") or [])
+    return degrees, tuple(_key(str(p)) for p in data.get("phrases") or [])
+
+
+def clinician_letter(page: Page, marks: tuple[frozenset[str], tuple[str, ...]]) -> bool:
+    """Whether a letter shows a clinician wrote it: a degree after a name ("Miriam Feld,
+    MD") or words of a patient ("my patient"). A claimant's cover letter to the claims
+    department shows neither."""
+    degrees, phrases = marks
+    for word in page.words:
+        text = word.text.rstrip(",;:")
+        if text in degrees or text.rstrip(".") in degrees:
+            return True
+    key = _key(" ".join(line.text for line in page.lines))
+    padded = f" {key} "
+    return any((p in key) if _CJK.search(p) else (f" {p} " in padded) for p in phrases)
 
 
 def says_blank(page: Page, notices: tuple[str, ...]) -> bool:
@@ -148,11 +179,14 @@ def weigh_titles(
     """`labels` with each titled page's scores weighed by its title and its type decided
     again; pages without a title, or without scores (empty pages), are left as they are."""
     titles, salutations = load_titles(language), load_salutations(language)
+    marks = load_clinician_marks(language)
     out: list[PageLabel] = []
     for page, label in zip(pages, labels, strict=True):
         doc_type = None
         if page.words and label.scores:
-            doc_type = page_title(page, titles) or page_title(page, salutations, _LETTER_TOP)
+            doc_type = page_title(page, titles)
+            if doc_type is None and clinician_letter(page, marks):
+                doc_type = page_title(page, salutations, _LETTER_TOP)
         if doc_type is None or doc_type not in label.scores:
             out.append(label)
             continue

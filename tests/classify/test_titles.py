@@ -206,3 +206,34 @@ def test_titles_of_physician_statements_daily_notes_crash_reports_and_rx_printou
     assert page_title(printout, titles) == "other"
     letter = _page([(0.051, "Rosalind M. Achebe, MD"), (0.161, "To the Claims Department:")])
     assert page_title(letter, load_salutations("en"), top=0.4) == "diagnosis_certificate"
+
+
+def test_titles_a_claimants_cover_letter_is_no_physicians_letter() -> None:
+    # it opens as a physician's letter does, but nobody signs with a degree or writes of a
+    # patient: the salutation does not decide
+    lines = [
+        (0.09, "Robert Ellison"),
+        (0.18, "March 24, 2025"),
+        (0.30, "Re: Hospital confinement claim - policy GH-20571"),
+        (0.34, "Dear Claims Department,"),
+        (0.36, "Please find enclosed my claim for my hospital stay at St. Brendan Regional"),
+        (0.43, "summary and the attending physician's statement completed by Dr. Nasser."),
+        (0.64, "Sincerely,"),
+        (0.70, "Robert Ellison"),
+    ]
+    scores = {"other": 0.40, "diagnosis_certificate": 0.30, "medical_record": 0.30}
+    unsure = PageLabel(doc_type="other", confidence=0.40, scores=scores)
+    (label,) = weigh_titles([_page(lines)], [unsure], "en", min_confidence=0.35)
+    assert label.doc_type == "other"
+    signed = [*lines[:-1], (0.70, "Samir Nasser, MD")]
+    (label,) = weigh_titles([_page(signed)], [unsure], "en", min_confidence=0.35)
+    assert label.doc_type == "diagnosis_certificate"
+
+
+def test_titles_clinician_marks_load_per_language() -> None:
+    from pipeline.classify.titles import load_clinician_marks
+
+    degrees, phrases = load_clinician_marks("en")
+    assert "MD" in degrees and "my patient" in phrases
+    assert load_clinician_marks("zh")[1]  # 患者 ...
+    assert load_clinician_marks("xx") == (frozenset(), ())
