@@ -31,6 +31,8 @@ __all__ = [
     "load_salutations",
     "load_clinician_marks",
     "clinician_letter",
+    "load_record_sections",
+    "record_sections",
     "load_blank_notices",
     "page_title",
     "page_heading",
@@ -51,6 +53,8 @@ _TITLES_DIR = Path(__file__).resolve().parents[1] / "data" / "classify" / "title
 _SALUTATIONS_DIR = _TITLES_DIR.parent / "salutations"
 _BLANK_NOTICES_DIR = _TITLES_DIR.parent / "blank_notices"
 _CLINICIAN_MARKS_DIR = _TITLES_DIR.parent / "clinician_marks"
+_RECORD_SECTIONS_DIR = _TITLES_DIR.parent / "record_sections"
+_MIN_SECTIONS = 2  # section headings that make a page a clinical record
 _BLANK_NOTICE_WORDS = 12  # a notice page holds the notice and perhaps a form or page number
 _NOT_A_HEADING = re.compile(r"[\d:]")  # values and labels: "Date of receipt: 03/02/2026"
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -113,6 +117,30 @@ def clinician_letter(page: Page, marks: tuple[frozenset[str], tuple[str, ...]]) 
     key = _key(" ".join(line.text for line in page.lines))
     padded = f" {key} "
     return any((p in key) if _CJK.search(p) else (f" {p} " in padded) for p in phrases)
+
+
+@lru_cache(maxsize=8)
+def load_record_sections(language: str) -> frozenset[str]:
+    """Keys of the section headings of clinical notes and reports ("Findings")."""
+    import yaml
+
+    path = _RECORD_SECTIONS_DIR / f"{language}.yaml"
+    if not path.is_file():
+        return frozenset()
+    sections: list[str] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    return frozenset(_key(str(s)) for s in sections)
+
+
+def record_sections(page: Page, sections: frozenset[str]) -> int:
+    """How many distinct clinical section headings the page prints, each a line of its own
+    (a colon may end it, text may follow it: "Impression: ...")."""
+    found: set[str] = set()
+    for line in page.lines:
+        head = line.text.split(":", 1)[0] if ":" in line.text else line.text
+        key = _key(head)
+        if key in sections:
+            found.add(key)
+    return len(found)
 
 
 def says_blank(page: Page, notices: tuple[str, ...]) -> bool:
@@ -180,6 +208,7 @@ def weigh_titles(
     again; pages without a title, or without scores (empty pages), are left as they are."""
     titles, salutations = load_titles(language), load_salutations(language)
     marks = load_clinician_marks(language)
+    sections = load_record_sections(language)
     out: list[PageLabel] = []
     for page, label in zip(pages, labels, strict=True):
         doc_type = None
@@ -187,6 +216,8 @@ def weigh_titles(
             doc_type = page_title(page, titles)
             if doc_type is None and clinician_letter(page, marks):
                 doc_type = page_title(page, salutations, _LETTER_TOP)
+            if doc_type is None and record_sections(page, sections) >= _MIN_SECTIONS:
+                doc_type = "medical_record"
         if doc_type is None or doc_type not in label.scores:
             out.append(label)
             continue

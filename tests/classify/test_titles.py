@@ -237,3 +237,27 @@ def test_titles_clinician_marks_load_per_language() -> None:
     assert "MD" in degrees and "my patient" in phrases
     assert load_clinician_marks("zh")[1]  # 患者 ...
     assert load_clinician_marks("xx") == (frozenset(), ())
+
+
+def test_titles_section_headings_make_a_page_a_clinical_record() -> None:
+    from pipeline.classify.titles import load_record_sections, record_sections
+
+    lines = [
+        (0.045, "Puget Sound Open MRI"),
+        (0.101, "MRI Lumbar Spine Without Contrast"),
+        (0.126, "Patient: Jennifer K. Liu   Date of Birth: 1987-03-14"),
+        (0.262, "Technique"),
+        (0.367, "Findings"),
+        (0.520, "Impression: mild left L4-L5 protrusion"),
+    ]
+    page = _page(lines)
+    assert record_sections(page, load_record_sections("en")) == 3
+    scores = {"other": 0.60, "medical_record": 0.25, "invoice": 0.15}
+    unsure = PageLabel(doc_type="other", confidence=0.60, scores=scores)
+    (label,) = weigh_titles([page], [unsure], "en", min_confidence=0.45)
+    assert label.doc_type == "medical_record"
+    # one heading is no record ("Plan" on a price list)
+    one = _page([(0.10, "Choice PPO 1500"), (0.20, "Plan"), (0.30, "Deductible $1,500")])
+    (label,) = weigh_titles([one], [unsure], "en", min_confidence=0.45)
+    assert label.doc_type == "other"
+    assert "主诉" in load_record_sections("zh") and load_record_sections("xx") == frozenset()
