@@ -147,6 +147,11 @@ def _misread_header(word: str, table: list[tuple[str, str]]) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
+_SECOND_CODE = "second_code"
+"""A code header after the code's own ("CPT  Procedure  Units"): the service's name where
+no description header follows, else nothing ("Rev  CPT/HCPCS  Description")."""
+
+
 def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
     """Columns of a table header row, left to right, or None when fewer than 3 kinds match.
 
@@ -168,6 +173,8 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
             kind = next((k for key, k in table if key == joined), None)
             if kind is None and n == 1 and wordy:
                 kind = _misread_header(joined, table)
+            if kind == "code" and any(c.kind == "code" for c in cols):
+                kind = _SECOND_CODE  # "CPT | Procedure": a description, unless one follows
             if kind and (kind in _MANY or all(c.kind != kind for c in cols)):
                 last = max(j for j in range(i, i + n) if row[j].norm)
                 cols.append(Column(kind, row[i].bbox[0], row[last].bbox[2]))
@@ -176,6 +183,11 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
                 break
         if not matched:
             i += 1
+    second = next((c for c in cols if c.kind == _SECOND_CODE), None)
+    if second is not None:
+        cols.remove(second)
+        if all(c.kind != "description" for c in cols):
+            cols.append(Column("description", second.x0, second.x1))
     # A receipt's one price column, then what the plan and the patient paid: the price is
     # what the line cost. (With nothing right of it, the amount's header may just have been
     # misread: the row's last figure is then the amount, as without a header.)

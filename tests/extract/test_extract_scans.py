@@ -1452,3 +1452,24 @@ def test_fields_instruction_whose_closing_parenthesis_a_fax_lost(nlp) -> None:
     ]
     fields = extract_document("claim_form", [scan(rows)], nlp).fields
     assert fields["patient_name"].value == "DANIEL J RAMIREZ"
+
+
+def test_line_items_a_second_code_header_names_the_service(nlp) -> None:
+    # "CPT  Procedure": with no description header, "Procedure" heads the service's name;
+    # "Rev  CPT/HCPCS  Description" keeps its description column
+    rows = [
+        [(0.08, 0.265, "Service Date"), (0.19, 0.265, "CPT"), (0.28, 0.265, "Procedure")],
+        [(0.63, 0.265, "Units"), (0.77, 0.265, "Fee"), (0.88, 0.265, "Total")],
+        [(0.08, 0.287, "12/06/2025"), (0.19, 0.287, "73610"), (0.28, 0.287, "X-ray ankle")],
+        [(0.65, 0.287, "1"), (0.75, 0.287, "210.00"), (0.87, 0.287, "210.00")],
+    ]
+    (item,) = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert (item.code, item.description, item.amount) == ("73610", "X-ray ankle", 210.0)
+    rows = [
+        [(0.06, 0.221, "DATE"), (0.16, 0.221, "REV"), (0.22, 0.221, "CPT/HCPCS")],
+        [(0.31, 0.221, "DESCRIPTION"), (0.71, 0.221, "QTY"), (0.88, 0.221, "CHARGES")],
+        [(0.06, 0.237, "11/02/2025"), (0.16, 0.237, "0450"), (0.22, 0.237, "99284")],
+        [(0.31, 0.237, "ER VISIT LEVEL 4"), (0.73, 0.237, "1"), (0.88, 0.237, "1,490.00")],
+    ]
+    (item,) = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert (item.code, item.description, item.amount) == ("99284", "ER VISIT LEVEL 4", 1490.0)
