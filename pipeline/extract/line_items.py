@@ -188,14 +188,18 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
         cols.remove(second)
         if all(c.kind != "description" for c in cols):
             cols.append(Column("description", second.x0, second.x1))
-    # A receipt's one price column, then what the plan and the patient paid: the price is
-    # what the line cost. (With nothing right of it, the amount's header may just have been
-    # misread: the row's last figure is then the amount, as without a header.)
+    # A price column and no amount's: the price is what the line cost, before what the plan
+    # and the patient paid (a receipt), or as the header's last word (a lab's one "Fee"
+    # column). A header word right of it that was not read as one ("Tota!") is the
+    # amount's misread: the row's last figure is then the amount, as without a header.
     price = next((c for c in cols if c.kind == "unit_price"), None)
     if (
         price
         and not any(c.kind == "amount" for c in cols)
-        and any(c.kind == _OTHER_MONEY and c.x0 > price.x0 for c in cols)
+        and (
+            any(c.kind == _OTHER_MONEY and c.x0 > price.x0 for c in cols)
+            or not any(t.norm and t.bbox[0] > price.x1 for t in row)
+        )
     ):
         cols = [Column("amount", c.x0, c.x1) if c is price else c for c in cols]
     if len({c.kind for c in cols} - set(_MANY)) < 3 or not any(c.kind == "amount" for c in cols):

@@ -1473,3 +1473,19 @@ def test_line_items_a_second_code_header_names_the_service(nlp) -> None:
     ]
     (item,) = extract_document("invoice", [scan(rows)], nlp).line_items
     assert (item.code, item.description, item.amount) == ("99284", "ER VISIT LEVEL 4", 1490.0)
+
+
+def test_line_items_a_lab_invoice_whose_one_fee_column_is_the_charge(nlp) -> None:
+    rows = [
+        [(0.06, 0.243, "Test No."), (0.18, 0.243, "CPT"), (0.28, 0.243, "Test Name")],
+        [(0.91, 0.243, "Fee")],
+        [(0.06, 0.262, "4455"), (0.18, 0.262, "87086"), (0.28, 0.262, "Urine culture")],
+        [(0.89, 0.262, "$68.00")],
+        [(0.06, 0.281, "4460"), (0.18, 0.281, "87088"), (0.28, 0.281, "Urine culture, isolation")],
+        [(0.89, 0.281, "$54.00")],
+    ]
+    items = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert [(i.code, i.description, i.amount) for i in items] == [
+        ("87086", "Urine culture", 68.0),
+        ("87088", "Urine culture, isolation", 54.0),
+    ]
