@@ -351,6 +351,63 @@ def _parse_row(row: list[Tok], cols: list[Column] | None, vocab: LangVocab) -> _
     return item
 
 
+_FILL_LINES = 3
+"""Lines a pharmacy receipt's fill may run above its NDC line: its Rx number and price, its
+drug's name."""
+
+
+def _receipt_fills(rows: list[list[Tok]], vocab: LangVocab) -> list[_Item]:
+    """The fills of a retail pharmacy receipt, each printed over several lines:
+
+        RX# 6124873                        23.40
+        NITROFURANTOIN MONO/MAC 100MG CAP
+        NDC 65862-0110-01   QTY 10
+        DR E OYELARAN   DAYS 5
+
+    A fill is found by its NDC (only a hyphenated NDC: any other number could be an Rx or a
+    store number); its price is the one amount on the lines above it since the last fill,
+    its drug the words between, its count what follows a quantity header word.
+    """
+    quantity_words = {norm(w) for w in vocab.table.columns.get("quantity", [])}
+    fills: list[_Item] = []
+    start = 0
+    for r, row in enumerate(rows):
+        found = next(
+            ((t, code) for t in row if (code := _read_code(t.text)) and code[1] == "NDC"), None
+        )
+        if found is None:
+            continue
+        ndc, (ndc_code, _) = found
+        block = rows[max(start, r - _FILL_LINES) : r + 1]
+        start = r + 1
+        money = [m for line in block for m in _money_tokens(line, vocab.language)]
+        if len(money) != 1:
+            continue  # no price, or a price and more (a subtotal): not one fill's
+        fee_tok, fee = money[0]
+        item = _Item(
+            tokens=[t for line in block for t in line],
+            code=ndc_code,
+            code_system="NDC",
+            code_token=ndc,
+            amount=fee,
+            key_tokens=[ndc, fee_tok],
+            in_table=True,
+        )
+        for i, tok in enumerate(row[:-1]):
+            if tok.norm in quantity_words:
+                item.quantity = _quantity(row[i + 1].text)
+                break
+        names = [
+            line
+            for line in block[:-1]
+            if fee_tok not in line and sum(c.isalpha() for t in line for c in t.text) >= 4
+        ]
+        if names:
+            item.description = _description_words(names[-1])
+        fills.append(item)
+    return fills
+
+
 def _stated_service_date(rows: list[list[Tok]], vocab: LangVocab) -> str | None:
     """The one date a page states after a date-of-service label ("Date of Service:
     09/09/2025"), or None when it states none, or a range, or several."""
@@ -638,6 +695,11 @@ def extract_line_items(
                 prev.description.extend(_description_words(row))
                 prev.tokens.extend(row)
                 table_lines |= {t.line_index for t in row}
+        if not items[page_start:] and not undated:
+            # a retail pharmacy's receipt prints each fill over several lines
+            for item in _receipt_fills(rows, vocab):
+                items.append(item)
+                table_lines |= {t.line_index for t in item.tokens}
         run = _aligned_run(undated)
         if run:
             for item in run:

@@ -1489,3 +1489,27 @@ def test_line_items_a_lab_invoice_whose_one_fee_column_is_the_charge(nlp) -> Non
         ("87086", "Urine culture", 68.0),
         ("87088", "Urine culture, isolation", 54.0),
     ]
+
+
+def test_line_items_pharmacy_receipt_printing_each_fill_over_several_lines(nlp) -> None:
+    rows = [
+        [(0.29, 0.109, "BLUEBONNET PHARMACY #22")],
+        [(0.22, 0.224, "02/10/2025")],
+        [(0.22, 0.267, "PATIENT: RAMAN, PRIYA")],
+        [(0.22, 0.316, "RX# 6124873")],
+        [(0.70, 0.316, "23.40")],
+        [(0.23, 0.335, "NITROFURANTOIN MONO/MAC 100MG CAP")],
+        [(0.23, 0.356, "NDC 65862-0110-01"), (0.46, 0.356, "QTY 10")],
+        [(0.23, 0.376, "DR E OYELARAN"), (0.41, 0.376, "DAYS 5")],
+        [(0.22, 0.405, "RX# 6124874")],
+        [(0.70, 0.405, "11.85")],
+        [(0.23, 0.425, "PHENAZOPYRIDINE 200MG TAB")],
+        [(0.23, 0.446, "NDC 00472-1411-06"), (0.46, 0.446, "QTY 6")],
+        [(0.22, 0.520, "SUBTOTAL")],
+        [(0.70, 0.520, "35.25")],
+    ]
+    items = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert [(i.code, i.description, i.quantity, i.amount) for i in items] == [
+        ("65862-0110-01", "NITROFURANTOIN MONO/MAC 100MG CAP", 10.0, 23.4),
+        ("00472-1411-06", "PHENAZOPYRIDINE 200MG TAB", 6.0, 11.85),
+    ]
