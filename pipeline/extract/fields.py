@@ -1162,11 +1162,11 @@ def _mark_state(text: str, ticks: set[str], unticks: set[str]) -> bool | None:
     if inside == text:
         return None
     if _X_IN_A_BOX.fullmatch(inside):
-        return True  # "X" or "x", or with a box edge read as a letter ("IX]", "[Xl")
+        return True  # "X" or "x", or with a box edge read as a letter ("IX]", "[KX]", "[Xl")
     return None
 
 
-_X_IN_A_BOX = re.compile(r"[Il1]?[Xx][Il1]?")
+_X_IN_A_BOX = re.compile(r"[Il1K]?[Xx][Il1]?")
 
 
 _RULE_SPECKS = "_"

@@ -150,6 +150,9 @@ def _misread_header(word: str, table: list[tuple[str, str]]) -> str | None:
 _SECOND_CODE = "second_code"
 """A code header after the code's own ("CPT  Procedure  Units"): the service's name where
 no description header follows, else nothing ("Rev  CPT/HCPCS  Description")."""
+_SECOND_QUANTITY = "second_quantity"
+"""A count header after the count's own ("Qty  Unit  Line total"): the unit's price where
+no price header follows, else nothing ("Qty  Days  ...  Price")."""
 
 
 def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
@@ -175,6 +178,18 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
                 kind = _misread_header(joined, table)
             if kind == "code" and any(c.kind == "code" for c in cols):
                 kind = _SECOND_CODE  # "CPT | Procedure": a description, unless one follows
+            elif kind == "quantity" and any(c.kind == "quantity" for c in cols):
+                kind = _SECOND_QUANTITY  # "Qty  Unit  Line total": the price, unless one follows
+            elif (
+                kind == "description"
+                and any(c.kind == "code" for c in cols)
+                and any(c.kind == "description" for c in cols)
+            ):
+                # "Item  HCPCS  Description": the first names the line (its number), the
+                # one after the code the service
+                cols = [
+                    Column(_OTHER_TEXT, c.x0, c.x1) if c.kind == "description" else c for c in cols
+                ]
             if kind and (kind in _MANY or all(c.kind != kind for c in cols)):
                 last = max(j for j in range(i, i + n) if row[j].norm)
                 cols.append(Column(kind, row[i].bbox[0], row[last].bbox[2]))
@@ -183,11 +198,12 @@ def find_header(row: list[Tok], vocab: LangVocab) -> list[Column] | None:
                 break
         if not matched:
             i += 1
-    second = next((c for c in cols if c.kind == _SECOND_CODE), None)
-    if second is not None:
-        cols.remove(second)
-        if all(c.kind != "description" for c in cols):
-            cols.append(Column("description", second.x0, second.x1))
+    for provisional, kind in ((_SECOND_CODE, "description"), (_SECOND_QUANTITY, "unit_price")):
+        second = next((c for c in cols if c.kind == provisional), None)
+        if second is not None:
+            cols.remove(second)
+            if all(c.kind != kind for c in cols):
+                cols.append(Column(kind, second.x0, second.x1))
     # A price column and no amount's: the price is what the line cost, before what the plan
     # and the patient paid (a receipt), or as the header's last word (a lab's one "Fee"
     # column). A header word right of it that was not read as one ("Tota!") is the

@@ -1513,3 +1513,21 @@ def test_line_items_pharmacy_receipt_printing_each_fill_over_several_lines(nlp) 
         ("65862-0110-01", "NITROFURANTOIN MONO/MAC 100MG CAP", 10.0, 23.4),
         ("00472-1411-06", "PHENAZOPYRIDINE 200MG TAB", 6.0, 11.85),
     ]
+
+
+def test_line_items_header_naming_the_line_number_and_the_unit_price(nlp) -> None:
+    # "Item" before the code is the line's number, "Description" after it the service;
+    # "Unit" after "Qty" is the unit's price where no price header follows
+    rows = [
+        [(0.06, 0.25, "Item"), (0.10, 0.25, "HCPCS"), (0.20, 0.25, "Description")],
+        [(0.63, 0.25, "Qty"), (0.75, 0.25, "Unit"), (0.86, 0.25, "Line total")],
+        [(0.07, 0.27, "1"), (0.10, 0.27, "L1833"), (0.20, 0.27, "Knee orthosis, prefab")],
+        [(0.64, 0.27, "1"), (0.75, 0.27, "412.00"), (0.88, 0.27, "412.00")],
+        [(0.07, 0.29, "5"), (0.10, 0.29, "A4565"), (0.20, 0.29, "Crutch tips replacement set")],
+        [(0.64, 0.29, "2"), (0.76, 0.29, "7.50"), (0.89, 0.29, "15.00")],
+    ]
+    items = extract_document("invoice", [scan(rows)], nlp).line_items
+    assert [(i.code, i.description, i.quantity, i.unit_price, i.amount) for i in items] == [
+        ("L1833", "Knee orthosis, prefab", 1.0, 412.0, 412.0),
+        ("A4565", "Crutch tips replacement set", 2.0, 7.5, 15.0),
+    ]
