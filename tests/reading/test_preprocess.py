@@ -12,6 +12,7 @@ from pipeline.reading.preprocess import (
     detect_orientation,
     estimate_axis_and_skew,
     estimate_skew,
+    flatten_shading,
     is_blank,
     normalize_contrast,
     normalize_dpi,
@@ -251,3 +252,26 @@ def test_preprocess_background_mask_leaves_ordinary_pages_alone(text_page: np.nd
     bannered = text_page.copy()
     bannered[:120] = 40
     assert background_mask(bannered) is None
+
+
+def test_preprocess_flatten_shading_whitens_banded_rows_only(text_page: np.ndarray) -> None:
+    # a statement shades every other row light grey: divided out, the bands are paper again
+    # and the print stays dark; a page without shading is returned as it is
+    assert not PreprocessConfig().flatten_shading  # measured mixed: a switch, off
+    assert flatten_shading(text_page, 200) is text_page
+    banded = text_page.copy()
+    height = banded.shape[0]
+    band = height // 40
+    for top in range(band, height - band, 2 * band):
+        rows = banded[top : top + band]
+        banded[top : top + band] = np.minimum(rows, 215)  # light grey behind the print
+    flat = flatten_shading(banded, 200)
+    assert flat is not banded
+    paper = text_page > 240
+    assert float(np.median(flat[paper])) >= 245  # the bands are gone
+    ink = text_page < 100
+    assert float(np.median(flat[ink])) <= float(np.median(text_page[ink])) + 20
+    # a dark region (a photo, a card's band) is no shading: left alone
+    dark = text_page.copy()
+    dark[: height // 4] = 60
+    assert flatten_shading(dark, 200) is dark
