@@ -528,8 +528,8 @@ def flatten_shading(gray: np.ndarray, dpi: float | None) -> np.ndarray:
     if float(shaded.mean()) < _SHADE_MIN_SHARE:
         return gray
     # only the shading is divided out: paper and dark regions keep their levels
-    level = np.where(shaded, background, paper).astype(np.float32)
-    level = cv2.resize(level, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
+    small_level = np.where(shaded, background, paper).astype(np.float32)
+    level = cv2.resize(small_level, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_LINEAR)
     flat = gray.astype(np.float32) * (paper / np.maximum(level, 1.0))
     return np.clip(flat, 0, 255).astype(np.uint8)
 
