@@ -778,18 +778,15 @@ def _below(
     bound = min(right) if right else 1.0
     bottom = line.bbox[3]
     others = [o for o in lines if o.page_index == line.page_index and o.index != line.index]
-    if above:
-        # nearest first, by how far each line ends over the label's top
-        below = sorted(others, key=lambda o: -o.bbox[3])
-    else:
-        below = sorted(others, key=lambda o: o.bbox[1])
+    # nearest first: by how far each line ends over the label's top, or starts under it
+    nearest = sorted(others, key=(lambda o: -o.bbox[3]) if above else (lambda o: o.bbox[1]))
     # boxes stay: "☐ M ☒ F" under "Sex" is a choice, not the letters "M F"
     boxes = {*vocab.tick_marks, *vocab.untick_marks}
 
     def kept(t: Tok) -> bool:
         return any(c.isalnum() for c in t.text) or t.text in boxes
 
-    for first in below:
+    for first in nearest:
         # how far a value may stand, in heights of the label or of the value's words if
         # larger (up to twice the label's): a form's small captions sit a line of its larger
         # print away from their values
@@ -804,7 +801,7 @@ def _below(
             if top < bottom - height * 0.3 or top - bottom > reach:
                 continue
         # readers split one visual row into several lines at wide gaps: take the whole row
-        row = [o for o in below if _same_row(o, first)]
+        row = [o for o in nearest if _same_row(o, first)]
         toks = [
             t
             for o in sorted(row, key=lambda o: o.bbox[0])

@@ -494,6 +494,7 @@ def _ticked_charges(row: list[Tok], vocab: LangVocab) -> list[_Item] | None:
 
 
 _LINE_NUMBER = re.compile(r"\d{1,3}[.)]?")
+"""A bill's line number ("2", "2.", "2)")."""
 
 _CODE_COLUMN_SLACK = 0.03
 """Page widths the codes of one column's rows may start apart."""
