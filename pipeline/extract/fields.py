@@ -1011,6 +1011,41 @@ def _is_logo_speck(text: str) -> bool:
     return letters <= 1 and any(not c.isalnum() and c not in "&.,'" for c in text)
 
 
+_CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2})?([AaPp]\.?[Mm]\.?)?")
+_LONE_DATE_TOP = 0.35
+"""A receipt prints its date near its top, alone on a line or with the time of the sale."""
+
+
+def _lone_date(lines: list[LayoutLine], label_lines: set[int], language: str) -> _Candidate | None:
+    """The date a receipt prints without a label, on a line of its own or with the time
+    ("02/10/2025          19:12"), in the top of its first page; None when several such
+    dates stand there, or none."""
+    found: list[_Candidate] = []
+    for line in lines:
+        if line.page_index != 0 or line.bbox[1] > _LONE_DATE_TOP or line.index in label_lines:
+            continue
+        text, _ = joined_text(line.tokens)
+        dates = find_dates(text, language)
+        if len(dates) != 1 or text[dates[0].start : dates[0].end].isdigit():
+            continue  # none, several, or digits only ("012225" in a form's box: no receipt's)
+        rest = (text[: dates[0].start] + " " + text[dates[0].end :]).split()
+        # the rest of the row too: a bill's line prints its date in a column of its own
+        rest += [
+            t.text
+            for other in lines
+            if other.index != line.index
+            and other.page_index == line.page_index
+            and _same_row(other, line)
+            for t in other.tokens
+        ]
+        if all(_CLOCK.fullmatch(word) or word.upper() in ("AM", "PM") for word in rest):
+            used = [t for t in line.tokens if not _CLOCK.fullmatch(t.text)]
+            found.append(
+                _Candidate("invoice_date", dates[0].value.isoformat(), used, "pattern", None, 0.5)
+            )
+    return found[0] if len({c.value for c in found}) == 1 else None
+
+
 def _npi_fallback(lines: list[LayoutLine]) -> _Candidate | None:
     for line in lines:
         for tok in line.tokens:
@@ -1526,6 +1561,10 @@ def extract_fields(
         signed = _signature_name(lines, vocab)
         if signed is not None:
             cands["physician_name"] = [signed]
+    if "invoice_date" in wanted and not cands.get("invoice_date"):
+        lone = _lone_date(lines, label_lines, vocab.language)
+        if lone is not None:
+            cands["invoice_date"] = [lone]
     if "provider_npi" in wanted and not cands.get("provider_npi"):
         fb = _npi_fallback(lines)
         if fb:

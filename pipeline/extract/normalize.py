@@ -384,11 +384,14 @@ _RULE_MARKS = frozenset("|_~")
 
 
 def normalize_name(text: str) -> str | None:
-    """A name as printed, with whitespace collapsed and edge punctuation removed.
+    """A name as printed, with whitespace collapsed and edge punctuation removed, and a
+    number sign joined to its number.
 
     Words that are only rule marks go ("_ Bakerhaven Regional Health", "Lake Maryshire |
     Internal Medicine Associates": a box edge or underline read as a word).
     """
     words = [w for w in text.split() if not set(w) <= _RULE_MARKS]
     s = " ".join(words).strip(" :;,*#|_~")
+    # a store's number OCR set apart from its sign: "BLUEBONNET PHARMACY # 22" is "#22"
+    s = re.sub(r"(?<=\s)#\s+(?=\d)", "#", s)
     return s or None

@@ -1531,3 +1531,25 @@ def test_line_items_header_naming_the_line_number_and_the_unit_price(nlp) -> Non
         ("L1833", "Knee orthosis, prefab", 1.0, 412.0, 412.0),
         ("A4565", "Crutch tips replacement set", 2.0, 7.5, 15.0),
     ]
+
+
+def test_fields_receipt_date_printed_without_a_label(nlp) -> None:
+    # a pharmacy receipt prints its date alone, with the time of sale; a bill's lines print
+    # theirs in a column beside other values, which is no such date
+    receipt = [
+        [(0.29, 0.109, "BLUEBONNET PHARMACY # 22")],
+        [(0.22, 0.224, "02/10/2025")],
+        [(0.69, 0.224, "19:12")],
+        [(0.22, 0.316, "RX# 6124873")],
+        [(0.70, 0.316, "23.40")],
+    ]
+    fields = extract_document("invoice", [scan(receipt)], nlp).fields
+    assert fields["invoice_date"].value == "2025-02-10"
+    assert fields["provider_name"].value == "BLUEBONNET PHARMACY #22"
+    bill = [
+        [(0.04, 0.192, "0450")],
+        [(0.11, 0.192, "ED VISIT HIGH SEVERITY")],
+        [(0.58, 0.192, "01/22/25")],
+        [(0.79, 0.192, "2,140.00")],
+    ]
+    assert extract_document("invoice", [scan(bill)], nlp).fields["invoice_date"].value is None
