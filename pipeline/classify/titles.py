@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pipeline.classify.pages import PageLabel, decide_doc_type
 from pipeline.document import Page
@@ -82,12 +83,7 @@ def load_salutations(language: str) -> tuple[tuple[str, str], ...]:
 @lru_cache(maxsize=8)
 def load_blank_notices(language: str) -> tuple[str, ...]:
     """Keys of what a page printed only to be empty says, longest first."""
-    import yaml
-
-    path = _BLANK_NOTICES_DIR / f"{language}.yaml"
-    if not path.is_file():
-        return ()
-    notices: list[str] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    notices: list[str] = _read_yaml(_BLANK_NOTICES_DIR / f"{language}.yaml") or []
     return tuple(sorted((_key(n) for n in notices), key=len, reverse=True))
 
 
@@ -95,12 +91,7 @@ def load_blank_notices(language: str) -> tuple[str, ...]:
 def load_clinician_marks(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
     """(degrees as printed, phrase keys) that show a letter is a clinician's; none when the
     language lists none."""
-    import yaml
-
-    path = _CLINICIAN_MARKS_DIR / f"{language}.yaml"
-    if not path.is_file():
-        return frozenset(), ()
-    data: dict[str, list[str]] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data: dict[str, list[str]] = _read_yaml(_CLINICIAN_MARKS_DIR / f"{language}.yaml") or {}
     degrees = frozenset(str(d) for d in data.get("degrees") or [])
     return degrees, tuple(_key(str(p)) for p in data.get("phrases") or [])
 
@@ -114,20 +105,13 @@ def clinician_letter(page: Page, marks: tuple[frozenset[str], tuple[str, ...]]) 
         text = word.text.rstrip(",;:")
         if text in degrees or text.rstrip(".") in degrees:
             return True
-    key = _key(" ".join(line.text for line in page.lines))
-    padded = f" {key} "
-    return any((p in key) if _CJK.search(p) else (f" {p} " in padded) for p in phrases)
+    return _says_any(page, phrases)
 
 
 @lru_cache(maxsize=8)
 def load_record_sections(language: str) -> frozenset[str]:
     """Keys of the section headings of clinical notes and reports ("Findings")."""
-    import yaml
-
-    path = _RECORD_SECTIONS_DIR / f"{language}.yaml"
-    if not path.is_file():
-        return frozenset()
-    sections: list[str] = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    sections: list[str] = _read_yaml(_RECORD_SECTIONS_DIR / f"{language}.yaml") or []
     return frozenset(_key(str(s)) for s in sections)
 
 
@@ -147,17 +131,30 @@ def says_blank(page: Page, notices: tuple[str, ...]) -> bool:
     """Whether the page holds a few words only, one of them a notice that it is empty."""
     if not notices or not page.words or len(page.words) > _BLANK_NOTICE_WORDS:
         return False
-    key = _key(" ".join(line.text for line in page.lines))
-    padded = f" {key} "
-    return any((n in key) if _CJK.search(n) else (f" {n} " in padded) for n in notices)
+    return _says_any(page, notices)
 
 
-def _load_pairs(path: Path) -> tuple[tuple[str, str], ...]:
+def _says_any(page: Page, keys: tuple[str, ...]) -> bool:
+    """Whether the page's text holds one of the phrase keys: whole words, or anywhere in
+    CJK text (which has no spaces)."""
+    if not keys:
+        return False
+    text = _key(" ".join(line.text for line in page.lines))
+    padded = f" {text} "
+    return any((k in text) if _CJK.search(k) else (f" {k} " in padded) for k in keys)
+
+
+def _read_yaml(path: Path) -> Any:
+    """A data file's content, or None when the language has no such file."""
     import yaml
 
     if not path.is_file():
-        return ()
-    data: dict[str, list[str]] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return None
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _load_pairs(path: Path) -> tuple[tuple[str, str], ...]:
+    data: dict[str, list[str]] = _read_yaml(path) or {}
     pairs = [(doc_type, _key(title)) for doc_type, titles in data.items() for title in titles]
     return tuple(sorted(pairs, key=lambda pair: -len(pair[1])))
 
@@ -214,8 +211,11 @@ def weigh_titles(
         doc_type = None
         if page.words and label.scores:
             doc_type = page_title(page, titles)
-            if doc_type is None and clinician_letter(page, marks):
-                doc_type = page_title(page, salutations, _LETTER_TOP)
+            if doc_type is None:
+                # a salutation speaks for a physician's letter only when a clinician wrote it
+                saluted = page_title(page, salutations, _LETTER_TOP)
+                if saluted is not None and clinician_letter(page, marks):
+                    doc_type = saluted
             if doc_type is None and record_sections(page, sections) >= _MIN_SECTIONS:
                 doc_type = "medical_record"
         if doc_type is None or doc_type not in label.scores:
